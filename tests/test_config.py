@@ -18,28 +18,52 @@ FAKE_IMPLS = {
 
 
 def minimal() -> dict:
-    return {"name": "t", "design": {"main": {"models": ["basic"]}}}
+    return {"name": "t", "observations": {"include": []},
+            "recipes": {"dcgan_blog": {"steps": {"basic": 10, "dcgan": 10}}},
+            "design": {"main": {"recipe": "dcgan_blog", "models": ["basic"]}}}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+SHIPPED = [p for p in CONFIGS if p.name != "recipes.yaml"]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path):
     config = load_config(path, FAKE_IMPLS)
-    assert config["design"]
-    assert config["models"]["basic"]["steps"] >= 1
+    assert set(config["recipes"]) >= {"basic_tutorial", "vanilla_mnist", "mnist_notebook",
+                                      "dcgan_carpedm20", "dcgan_blog"}
+
+
+def test_source_recipes_are_merged_under_the_config():
+    config = validate_config(minimal())
+    blog = config["recipes"]["dcgan_blog"]
+    assert blog["steps"] == {"basic": 10, "dcgan": 10}  # the config's budget
+    assert blog["optim"] == "dcgan" and blog["dcgan"]["kernel_size"] == 5  # the source's setting
+    assert blog["dcgan"]["padding"] == "same" and blog["basic"]["bias_init"] == 0.1
+    tutorial = config["recipes"]["basic_tutorial"]
+    assert (tutorial["schedule"], tutorial["optim"], tutorial["batch_size"]) == ("1:2", "tf_adam_2e-4", 64)
+    assert config["optimizers"]["tf_adam_2e-4"] == {"lr": 2e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    notebook = config["recipes"]["mnist_notebook"]
+    assert notebook["label_smoothing"] == 0.9 and notebook["basic"]["output"] == "tanh"
+    assert notebook["basic"]["hidden_activation"] == "leaky_relu"
+    vanilla = config["recipes"]["vanilla_mnist"]
+    assert vanilla["fresh_noise"] is True and vanilla["batch_size"] == 128 and vanilla["optim"] == "adam_default"
+    carpedm20 = config["recipes"]["dcgan_carpedm20"]
+    assert carpedm20["schedule"] == "1:2" and carpedm20["dcgan"]["image_size"] == 64
 
 
 def test_defaults_come_from_the_schema():
     config = validate_config(minimal())
     assert config["dataset"] == "mnist"
     assert config["seeds"] == [0, 1, 2, 3, 4]
-    assert config["defaults"] == {
-        "prior": "uniform", "schedule": "1:1", "g_loss": "nonsaturating",
-        "label_smoothing": 1.0, "freeze_d": True, "fresh_noise": False,
-    }
-    assert config["models"]["dcgan"]["kernel_size"] == 5
-    assert config["models"]["dcgan"]["bn_eps"] == 1e-5
-    assert config["optimizers"]["dcgan"] == {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}
+    assert config["probe_size"] == 256 and config["curve_fractions"] == [0.25, 0.5, 0.75]
+    assert config["observations"]["impls"] is None and config["frameworks"]["arms"] == "recipes"
     assert config["data"]["mnist_idx_dir"] is None
+    # a recipe the user adds gets every default it leaves out
+    config = validate_config({**minimal(), "recipes": {"mine": {"model": "dcgan", "steps": {"dcgan": 5}}}})
+    mine = config["recipes"]["mine"]
+    assert (mine["schedule"], mine["prior"], mine["label_smoothing"], mine["freeze_d"]) == ("1:1", "uniform", 1.0, True)
+    assert mine["dcgan"]["kernel_size"] == 5 and mine["dcgan"]["bn_eps"] == 1e-5
+    assert mine["basic"]["hidden_activation"] == "relu" and mine["basic"]["weight_init"] == "xavier_uniform"
 
 
 BAD = [
@@ -50,16 +74,23 @@ BAD = [
     (lambda c: c["design"]["main"].update(schedules=["1-2"]),
      ["design.main.schedules[0]", "'1-2'", "matching"]),
     (lambda c: c.update(seeds=[-1]), ["seeds[0]", "-1", "minimum 0"]),
-    (lambda c: c.update(models={"dcgan": {"image_size": 48}}),
-     ["models.dcgan.image_size", "48", "[32, 64]"]),
-    (lambda c: c.update(models={"basic": {"steps": "many"}}),
-     ["models.basic.steps", "'many'", "integer"]),
+    (lambda c: c["recipes"]["dcgan_blog"].update(dcgan={"image_size": 48}),
+     ["recipes.dcgan_blog.dcgan.image_size", "48", "[32, 64]"]),
+    (lambda c: c["recipes"]["dcgan_blog"].update(steps={"basic": "many"}),
+     ["recipes.dcgan_blog.steps.basic", "'many'", "integer"]),
+    (lambda c: c["recipes"]["dcgan_blog"].update(basic={"hidden_activation": "gelu"}),
+     ["recipes.dcgan_blog.basic.hidden_activation", "'gelu'", "relu", "leaky_relu"]),
+    (lambda c: c["recipes"]["dcgan_blog"].update(dcgan={"padding": "valid"}),
+     ["recipes.dcgan_blog.dcgan.padding", "'valid'", "same", "symmetric"]),
     (lambda c: c["design"]["main"].update(models=["resnet"]),
      ["design.main.models[0]", "'resnet'", "basic", "dcgan"]),
-    (lambda c: c.pop("design"), ["'design' is a required property"]),
+    (lambda c: c["design"]["main"].pop("recipe"), ["'recipe' is a required property"]),
+    (lambda c: c.pop("name"), ["'name' is a required property"]),
     (lambda c: c.update(gpus="two"), ["gpus", "'two'", "auto"]),
-    (lambda c: c.update(defaults={"label_smoothing": 1.5}),
-     ["defaults.label_smoothing", "1.5", "maximum 1"]),
+    (lambda c: c["recipes"]["dcgan_blog"].update(label_smoothing=1.5),
+     ["recipes.dcgan_blog.label_smoothing", "1.5", "maximum 1"]),
+    (lambda c: c.update(curve_fractions=[0.5, 1.0]), ["curve_fractions[1]", "1.0"]),
+    (lambda c: c["design"]["main"].update(set={"width": 3}), ["design.main.set", "width", "allowed"]),
 ]
 
 
@@ -82,14 +113,30 @@ def test_unknown_impl_is_named():
 
 def test_model_an_impl_does_not_implement_is_named():
     impls = dict(FAKE_IMPLS, tensorflow=Impl("tensorflow", "tf", Path("/x"), ("basic",), Path("/x")))
-    config = validate_config({"name": "t", "design": {"main": {"models": ["dcgan"]}}})
+    config = validate_config({**minimal(), "design": {"main": {"recipe": "dcgan_blog"}}})
     with pytest.raises(ConfigError, match=r"impl 'tensorflow' for model 'dcgan'.*lists only \['basic'\]"):
         check_against_impls(config, impls)
 
 
 def test_unknown_optimizer_preset_is_named():
-    config = validate_config({**minimal(), "design": {"a": {"models": ["basic"], "set": {"optim": "sgd"}}}})
-    with pytest.raises(ConfigError, match=r"design.a.set.optim = 'sgd'.*allowed: \['adam_default', 'dcgan'\]"):
+    config = validate_config({**minimal(), "design": {"a": {"recipe": "dcgan_blog", "set": {"optim": "sgd"}}}})
+    with pytest.raises(ConfigError, match=r"design.a.set.optim = 'sgd'.*allowed: \['adam_default', 'dcgan'"):
+        check_against_impls(config, FAKE_IMPLS)
+
+
+def test_unknown_recipe_and_observation_are_named():
+    config = validate_config({**minimal(), "design": {"a": {"recipe": "dcgan_paper"}}})
+    with pytest.raises(ConfigError, match=r"design.a.recipe = 'dcgan_paper' is not a recipe; allowed: \['basic_tutorial'"):
+        check_against_impls(config, FAKE_IMPLS)
+    config = validate_config({**minimal(), "observations": {"include": ["prior", "vibes"]},
+                              "recipes": {"basic_tutorial": {"steps": {"basic": 5}}}})
+    with pytest.raises(ConfigError, match=r"observations.include names 'vibes'.*known: \["):
+        check_against_impls(config, FAKE_IMPLS)
+
+
+def test_missing_budget_names_recipe_model_and_observation():
+    config = validate_config({**minimal(), "observations": {"include": ["prior"]}})
+    with pytest.raises(ConfigError, match=r"recipes.basic_tutorial.steps.basic is missing: observation 'prior'"):
         check_against_impls(config, FAKE_IMPLS)
 
 

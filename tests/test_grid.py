@@ -1,71 +1,121 @@
-"""Grid expansion: run ids are readable, stable and unique; specs are fully resolved."""
+"""Grid expansion: runs are recipes with deviations; ids readable, stable and unique; specs resolved."""
 import json
 from pathlib import Path
 
 import pytest
 
-from ganbench.config import validate_config, load_config
-from ganbench.grid import expand_runs
+from ganbench.config import load_config, validate_config
+from ganbench.grid import arm_factors, deviations_of, expand_runs, observation_arms
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {
-    "run_id", "study", "impl", "model", "dataset", "seed", "prior", "z_dim", "d_steps", "g_steps",
-    "fresh_noise", "g_loss", "label_smoothing", "freeze_d", "optim", "optim_preset", "batch_size",
-    "steps", "image_size", "channels", "arch", "eval_samples", "log_every", "grid_every",
-    "grid_size", "device", "compile",
+    "run_id", "study", "impl", "recipe", "deviations", "model", "dataset", "seed", "prior", "z_dim",
+    "d_steps", "g_steps", "fresh_noise", "g_loss", "label_smoothing", "freeze_d", "optim", "optim_preset",
+    "batch_size", "steps", "image_size", "channels", "arch", "eval_samples", "log_every", "grid_every",
+    "grid_size", "probe_size", "curve_fractions", "curve_samples", "device", "compile",
+}
+BUDGETS = {
+    "basic_tutorial": {"steps": {"basic": 100}}, "vanilla_mnist": {"steps": {"basic": 100}},
+    "mnist_notebook": {"steps": {"basic": 100}}, "dcgan_carpedm20": {"steps": {"dcgan": 50}},
+    "dcgan_blog": {"steps": {"basic": 60, "dcgan": 60}},
 }
 
 
 def study(**extra):
-    config = {
-        "name": "t",
-        "seeds": [0, 1],
-        "design": {
-            "main": {"models": ["basic", "dcgan"], "priors": ["uniform", "random"],
-                     "schedules": ["1:1", "1:2"]},
-            "freeze_d": {"models": ["basic"], "set": {"freeze_d": False}},
-            "g_loss": {"models": ["basic"], "set": {"g_loss": "minimax"}},
-            "smoothing": {"models": ["basic"], "set": {"label_smoothing": 0.9}},
-            "dcgan_adam": {"models": ["dcgan"], "set": {"optim": "adam_default"}},
-            "again": {"models": ["basic"]},  # the baseline again: dedupes with main
-        },
-    }
+    config = {"name": "t", "seeds": [0, 1], "recipes": json.loads(json.dumps(BUDGETS))}
     config.update(extra)
     return validate_config(config)
 
 
-def test_counts_and_ids():
-    runs = expand_runs(study(), ["pytorch", "tensorflow"])
-    # main 2 impls x 2 models x 2 priors x 2 schedules x 2 seeds + 4 ablations x 2 impls x 2 seeds
-    assert len(runs) == 32 + 16
-    assert "pytorch-basic-uniform-d1g2-s0" in runs
-    assert "tensorflow-dcgan-random-d1g1-s1" in runs
-    assert "pytorch-basic-uniform-d1g1-unfrozen-s0" in runs
-    assert "pytorch-basic-uniform-d1g1-minimax-s1" in runs
-    assert "tensorflow-basic-uniform-d1g1-ls0.9-s0" in runs
-    assert "pytorch-dcgan-uniform-d1g1-opt-adam_default-s0" in runs
+def test_every_observation_arm_is_its_recipe_plus_the_claims_factor():
+    config = study()
+    runs = expand_runs(config, ["pytorch", "tensorflow"])
+    arms = observation_arms()
+    for obs_id, obs_arms in arms.items():
+        for recipe, deviations in obs_arms:
+            for impl in ("pytorch", "tensorflow"):
+                for seed in (0, 1):
+                    match = [r for r in runs.values()
+                             if r.spec["recipe"] == recipe and r.spec["deviations"] == deviations
+                             and r.spec["impl"] == impl and r.spec["seed"] == seed]
+                    assert len(match) == 1, (obs_id, recipe, deviations)
+                    assert obs_id in match[0].sets
+    # deviations change exactly the named factors of the source's setting
+    spec = runs["pytorch-basic_tutorial-unfrozen-s0"].spec
+    base = runs["pytorch-basic_tutorial-s0"].spec
+    differing = {k for k in SPEC_KEYS if spec[k] != base[k]}
+    assert differing == {"run_id", "freeze_d", "deviations"}
 
 
-def test_overlapping_sets_dedupe_and_record_membership():
+def test_ids_name_the_recipe_and_each_deviation():
     runs = expand_runs(study(), ["pytorch"])
-    assert runs["pytorch-basic-uniform-d1g1-s0"].sets == ["main", "again"]
-    assert runs["pytorch-basic-uniform-d1g1-minimax-s0"].sets == ["g_loss"]
+    for run_id in ("pytorch-basic_tutorial-s0", "pytorch-basic_tutorial-prior-random-s1",
+                   "pytorch-basic_tutorial-d1g1-s0", "pytorch-basic_tutorial-d2g1-s0",
+                   "pytorch-vanilla_mnist-minimax-s0", "pytorch-mnist_notebook-ls1-s0",
+                   "pytorch-mnist_notebook-act-relu-s0", "pytorch-mnist_notebook-out-sigmoid-s0",
+                   "pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_carpedm20-opt-adam_default-s1",
+                   "pytorch-dcgan_carpedm20-nobn-s1"):
+        assert run_id in runs, run_id
+    assert runs["pytorch-basic_tutorial-s0"].sets == ["prior", "freeze_d", "schedule"]
 
 
-def test_spec_is_fully_resolved():
+def test_specs_carry_the_source_settings():
     runs = expand_runs(study(), ["pytorch"])
-    spec = runs["pytorch-dcgan-random-d1g2-s1"].spec
-    assert set(spec) == SPEC_KEYS
-    assert (spec["d_steps"], spec["g_steps"], spec["prior"], spec["seed"]) == (1, 2, "random", 1)
-    assert spec["image_size"] == 64 and spec["arch"]["kernel_size"] == 5
-    assert spec["optim"]["d"] == {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}
-    assert spec["optim"]["g"] == spec["optim"]["d"]
-    ablation = runs["pytorch-dcgan-uniform-d1g1-opt-adam_default-s0"].spec
-    assert ablation["optim_preset"] == "adam_default" and ablation["optim"]["g"]["lr"] == 1e-3
-    basic = runs["pytorch-basic-uniform-d1g1-ls0.9-s0"].spec
-    assert basic["image_size"] == 28 and basic["arch"] == {"hidden": 128, "output": "sigmoid"}
-    assert basic["label_smoothing"] == 0.9
-    json.dumps(spec)  # serialisable as spec.json
+    tutorial = runs["pytorch-basic_tutorial-s0"].spec
+    assert set(tutorial) == SPEC_KEYS
+    assert (tutorial["d_steps"], tutorial["g_steps"], tutorial["batch_size"]) == (1, 2, 64)
+    assert tutorial["optim"]["g"] == {"lr": 2e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert tutorial["arch"] == {"hidden": 128, "hidden_activation": "relu", "leaky_slope": 0.2,
+                                "output": "sigmoid", "weight_init": "xavier_uniform", "init_std": 0.02,
+                                "bias_init": 0.1}
+    vanilla = runs["pytorch-vanilla_mnist-s0"].spec
+    assert vanilla["fresh_noise"] and vanilla["batch_size"] == 128 and vanilla["optim"]["d"]["lr"] == 1e-3
+    notebook = runs["pytorch-mnist_notebook-act-relu-s0"].spec
+    assert notebook["arch"]["hidden_activation"] == "relu" and notebook["arch"]["output"] == "tanh"
+    assert notebook["label_smoothing"] == 0.9
+    carpedm20 = runs["pytorch-dcgan_carpedm20-nobn-s0"].spec
+    assert carpedm20["image_size"] == 64 and carpedm20["arch"]["batch_norm"] is False
+    assert carpedm20["arch"]["padding"] == "same" and carpedm20["arch"]["kernel_size"] == 5
+    assert "image_size" not in carpedm20["arch"]
+    blog_basic = runs["pytorch-dcgan_blog-basic-s0"].spec
+    assert blog_basic["model"] == "basic" and blog_basic["image_size"] == 28 and blog_basic["steps"] == 60
+    assert blog_basic["optim_preset"] == "dcgan" and blog_basic["deviations"] == {"model": "basic"}
+    json.dumps(tutorial)  # serialisable as spec.json
+
+
+def test_deviations_round_trip_and_reject_factors_of_the_other_model():
+    config = study()
+    recipe = config["recipes"]["mnist_notebook"]
+    factors = arm_factors(recipe, {"output": "sigmoid", "label_smoothing": 1})
+    assert factors["output"] == "sigmoid" and factors["label_smoothing"] == 1.0
+    assert deviations_of(recipe, factors) == {"output": "sigmoid", "label_smoothing": 1.0}
+    assert deviations_of(recipe, arm_factors(recipe, {"output": "tanh"})) == {}  # equal to the recipe
+    with pytest.raises(KeyError, match="batch_norm.*dcgan model only"):
+        arm_factors(recipe, {"batch_norm": False})
+    with pytest.raises(KeyError, match="unknown deviation"):
+        arm_factors(recipe, {"width": 3})
+
+
+def test_observations_in_one_impl_and_frameworks_on_the_recipes():
+    config = study(observations={"impls": ["tensorflow"]})
+    runs = expand_runs(config, ["pytorch", "tensorflow"])
+    pytorch = sorted(r for r in runs if r.startswith("pytorch-"))
+    recipes = ["basic_tutorial", "dcgan_blog", "dcgan_carpedm20", "mnist_notebook", "vanilla_mnist"]
+    assert pytorch == [f"pytorch-{r}-s{s}" for r in recipes for s in (0, 1)]
+    assert all(runs[r].sets == ["frameworks"] for r in pytorch)
+    everything = expand_runs(study(observations={"impls": ["tensorflow"]}, frameworks={"arms": "all"}),
+                             ["pytorch", "tensorflow"])
+    assert len(everything) == len(expand_runs(study(), ["pytorch", "tensorflow"]))
+
+
+def test_design_sets_cross_a_recipe_and_dedupe_with_observations():
+    config = study(observations={"include": ["dcgan_vs_basic"]},
+                   design={"cross": {"recipe": "dcgan_blog", "models": ["basic", "dcgan"],
+                                     "priors": ["uniform", "random"], "schedules": ["1:1", "2:1"]}})
+    runs = expand_runs(config, ["pytorch"])
+    assert len(runs) == 2 * 2 * 2 * 2  # models x priors x schedules x seeds; the observation's arms included
+    assert runs["pytorch-dcgan_blog-s0"].sets == ["dcgan_vs_basic", "cross"]
+    assert runs["pytorch-dcgan_blog-basic-prior-random-d2g1-s1"].spec["d_steps"] == 2
 
 
 def test_ids_are_stable_when_the_grid_grows():
@@ -79,19 +129,14 @@ def test_ids_are_stable_when_the_grid_grows():
 
 def test_budget_changes_keep_ids_but_change_specs():
     a = expand_runs(study(), ["pytorch"])
-    b = expand_runs(study(models={"basic": {"steps": 7}}), ["pytorch"])
+    budgets = json.loads(json.dumps(BUDGETS))
+    budgets["basic_tutorial"]["steps"]["basic"] = 7
+    b = expand_runs(study(recipes=budgets), ["pytorch"])
     assert set(a) == set(b)
-    assert b["pytorch-basic-uniform-d1g1-s0"].spec["steps"] == 7
+    assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-def test_nondefault_baseline_tags_the_other_value():
-    config = study(defaults={"freeze_d": False})
-    runs = expand_runs(config, ["pytorch"])
-    assert "pytorch-basic-uniform-d1g1-s0" in runs  # the unfrozen set now matches the baseline
-    assert runs["pytorch-basic-uniform-d1g1-s0"].spec["freeze_d"] is False
-
-
-@pytest.mark.parametrize("name,expected", [("config.yaml", 250), ("quick.yaml", 66), ("smoke.yaml", 4)])
+@pytest.mark.parametrize("name,expected", [("config.yaml", 350), ("quick.yaml", 72), ("smoke.yaml", 4)])
 def test_shipped_grid_sizes(name, expected):
     config = load_config(REPO / "config" / name)
     runs = expand_runs(config, ["pytorch", "tensorflow"])

@@ -14,6 +14,7 @@ import yaml
 from ganbench.impls import Impl
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SOURCE_RECIPES = Path(__file__).resolve().parents[2] / "config" / "recipes.yaml"
 
 
 class ConfigError(ValueError):
@@ -67,11 +68,42 @@ def explain(error) -> str:
     return f"config key {where} = {error.instance!r} is invalid: {error.message}; allowed: {_allowed(error)}"
 
 
+def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` laid over ``base`` (nested dicts merged key by key; anything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def source_recipes(path: Path = SOURCE_RECIPES) -> dict:
+    """The source recipes and optimiser presets of config/recipes.yaml."""
+    data = yaml.safe_load(path.read_text()) or {}
+    return {"optimizers": data.get("optimizers", {}), "recipes": data.get("recipes", {})}
+
+
+def merge_source_recipes(config: dict) -> None:
+    """Lay the config's ``optimizers`` and ``recipes`` over the source recipes, in place."""
+    sources = source_recipes()
+    for key in ("optimizers", "recipes"):
+        own = config.get(key) or {}
+        if not isinstance(own, dict):
+            raise ConfigError(f"config key {key} must be a mapping, got {own!r}")
+        for name, value in own.items():
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"config key {key}.{name} must be a mapping, got {value!r}")
+        config[key] = deep_merge(sources[key], {k: v or {} for k, v in own.items()})
+
+
 def validate_config(config: dict) -> dict:
-    """Validate in place (filling schema defaults) and return the config.
+    """Merge the source recipes in, validate in place (filling schema defaults), return the config.
 
     Raises ConfigError with a readable message.
     """
+    merge_source_recipes(config)
     import jsonschema
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
@@ -89,39 +121,63 @@ def validate_config(config: dict) -> dict:
 
 def check_against_impls(config: dict, impls: dict[str, Impl]) -> None:
     """Cross-field checks that need the discovered impls and the config as a whole."""
+    from ganbench.grid import planned_arms  # late import: grid imports this module
+
     known = sorted(impls)
     chosen = config["impls"] if config.get("impls") is not None else known
-    for name in chosen:
-        if name not in impls:
-            raise ConfigError(
-                f"config key impls names {name!r}, which is not an impl folder; discovered: {known}"
-            )
+
+    def check_impls(names, where):
+        for name in names:
+            if name not in impls:
+                raise ConfigError(
+                    f"config key {where} names {name!r}, which is not an impl folder; discovered: {known}"
+                )
+
+    check_impls(chosen, "impls")
+    check_impls(config["observations"]["impls"] or [], "observations.impls")
+    check_impls(config["frameworks"]["impls"] or [], "frameworks.impls")
     presets = sorted(config["optimizers"])
-    for model, settings in config["models"].items():
-        if settings["optim"] not in config["optimizers"]:
+    recipes = sorted(config["recipes"])
+    for name, recipe in config["recipes"].items():
+        if recipe["optim"] not in config["optimizers"]:
             raise ConfigError(
-                f"config key models.{model}.optim = {settings['optim']!r} is not a preset in "
+                f"config key recipes.{name}.optim = {recipe['optim']!r} is not a preset in "
                 f"optimizers; allowed: {presets}"
             )
     for set_name, design in config["design"].items():
+        if design["recipe"] not in config["recipes"]:
+            raise ConfigError(
+                f"config key design.{set_name}.recipe = {design['recipe']!r} is not a recipe; "
+                f"allowed: {recipes}"
+            )
         optim = design.get("set", {}).get("optim")
         if optim is not None and optim not in config["optimizers"]:
             raise ConfigError(
                 f"config key design.{set_name}.set.optim = {optim!r} is not a preset in "
                 f"optimizers; allowed: {presets}"
             )
-        for name in design.get("impls", chosen):
-            if name not in impls:
+        check_impls(design.get("impls", chosen), f"design.{set_name}.impls")
+    # every planned run: its recipe has a budget for its model, its impl implements the model
+    try:
+        arms = planned_arms(config, chosen)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    for arm in arms:
+        recipe, model = arm.recipe, arm.factors["model"]
+        if model not in config["recipes"][recipe]["steps"]:
+            raise ConfigError(
+                f"config key recipes.{recipe}.steps.{model} is missing: {arm.origin} runs the "
+                f"{model} model on recipe {recipe!r}; give it a budget (training iterations)"
+            )
+        optim = arm.factors["optim"]
+        if optim not in config["optimizers"]:
+            raise ConfigError(f"{arm.origin} needs the optimiser preset {optim!r}; allowed: {presets}")
+        for name in arm.impls:
+            if model not in impls[name].models:
                 raise ConfigError(
-                    f"config key design.{set_name}.impls names {name!r}, which is not an impl "
-                    f"folder; discovered: {known}"
+                    f"{arm.origin} asks impl {name!r} for model {model!r}, but its manifest "
+                    f"lists only {list(impls[name].models)}"
                 )
-            for model in design["models"]:
-                if model not in impls[name].models:
-                    raise ConfigError(
-                        f"config key design.{set_name}.models asks impl {name!r} for model "
-                        f"{model!r}, but its manifest lists only {list(impls[name].models)}"
-                    )
 
 
 def load_config(path: str | Path, impls: dict[str, Impl] | None = None) -> dict:

@@ -1,18 +1,34 @@
 """Expand a validated config into runs with stable, readable ids and full specs.
 
-A run id names exactly the factors that make the run:
-``<impl>-<model>-<prior>-d<D>g<G>[-<tag>...]-s<seed>``, where tags appear
-only for factors that differ from the config's ``defaults`` (``minimax``,
-``ls0.9``, ``unfrozen``, ``freshnoise``, ``opt-<preset>``). Budgets are not
-part of the id: changing them changes the spec, which Snakemake sees as
-changed params and re-runs. Adding seeds or design sets only adds ids.
+Every run is a *recipe* (the setting a source ran, config ``recipes``) with a few
+*deviations* (the factors in which the run differs from it), an impl and a seed.
+Runs come from three places, deduplicated by id:
+
+* each included observation's arms, ``(recipe, deviations)`` pairs declared in
+  ``ganbench.observations``, run in ``observations.impls`` (default: every impl);
+* the frameworks comparison: when observations run in fewer impls, the used
+  recipes' own settings (``frameworks.arms: recipes``) or every arm (``all``) are
+  also run in ``frameworks.impls``;
+* ``design`` sets: extra crosses of priors x schedules on a recipe.
+
+A run id names exactly what makes the run:
+``<impl>-<recipe>[-<tag>...]-s<seed>``, one tag per deviation in a fixed order
+(``basic``, ``prior-random``, ``d1g1``, ``minimax``, ``ls1``, ``unfrozen``,
+``freshnoise``, ``opt-adam_default``, ``act-relu``, ``out-sigmoid``, ``nobn``).
+Budgets are not part of the id: changing them changes the spec, which Snakemake
+sees as changed params and re-runs. Adding seeds, observations or design sets
+only adds ids.
 """
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 
-FACTOR_KEYS = ("g_loss", "label_smoothing", "freeze_d", "fresh_noise", "optim")
+# Factors a deviation may change, in run-id tag order. d_steps/g_steps come from a schedule.
+FACTORS = ("model", "prior", "d_steps", "g_steps", "g_loss", "label_smoothing", "freeze_d",
+           "fresh_noise", "optim", "hidden_activation", "output", "batch_norm")
+ARCH_FACTORS = {"hidden_activation": "basic", "output": "basic", "batch_norm": "dcgan"}
 
 
 @dataclass
@@ -22,75 +38,140 @@ class Run:
     sets: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Arm:
+    """One planned condition: a recipe with deviations, run in some impls over some seeds."""
+    recipe: str
+    deviations: dict
+    factors: dict
+    impls: list[str]
+    seeds: list[int]
+    set_name: str
+    origin: str  # for messages: where in the config this arm comes from
+
+
 def parse_schedule(schedule: str) -> tuple[int, int]:
     d, g = schedule.split(":")
     return int(d), int(g)
+
+
+def recipe_factors(recipe: dict, model: str | None = None) -> dict:
+    """The factor values of ``recipe`` for ``model`` (default: the recipe's own model)."""
+    model = model or recipe["model"]
+    d_steps, g_steps = parse_schedule(recipe["schedule"])
+    factors = {
+        "model": model, "prior": recipe["prior"], "d_steps": d_steps, "g_steps": g_steps,
+        "g_loss": recipe["g_loss"], "label_smoothing": float(recipe["label_smoothing"]),
+        "freeze_d": recipe["freeze_d"], "fresh_noise": recipe["fresh_noise"], "optim": recipe["optim"],
+    }
+    arch = recipe.get(model) or {}
+    for key, owner in ARCH_FACTORS.items():
+        if owner == model:
+            factors[key] = arch[key]
+    return factors
+
+
+def arm_factors(recipe: dict, deviations: dict) -> dict:
+    """Full factors of the arm ``recipe`` + ``deviations``."""
+    unknown = sorted(set(deviations) - set(FACTORS))
+    if unknown:
+        raise KeyError(f"unknown deviation(s) {unknown}; allowed: {list(FACTORS)}")
+    model = deviations.get("model", recipe["model"])
+    factors = recipe_factors(recipe, model)
+    for key, value in deviations.items():
+        if key in ARCH_FACTORS and ARCH_FACTORS[key] != model:
+            raise KeyError(f"deviation {key!r} applies to the {ARCH_FACTORS[key]} model only, not {model}")
+        factors[key] = float(value) if key == "label_smoothing" else value
+    return factors
+
+
+def deviations_of(recipe: dict, factors: dict) -> dict:
+    """Where ``factors`` differ from the recipe (architecture factors: from the recipe's arch of that model)."""
+    own = recipe_factors(recipe, factors["model"])
+    own["model"] = recipe["model"]
+    return {k: factors[k] for k in FACTORS if k in factors and factors[k] != own.get(k)}
 
 
 def _fmt_number(value: float) -> str:
     return f"{value:g}"
 
 
-def run_id_for(impl: str, model: str, prior: str, d_steps: int, g_steps: int, seed: int,
-               factors: dict, defaults: dict, model_optim: str) -> str:
+def deviation_tags(deviations: dict) -> list[str]:
+    """Run-id tags of the deviations, in the fixed order of FACTORS."""
+    dev = deviations
     tags = []
-    if factors["g_loss"] != defaults["g_loss"]:
-        tags.append(factors["g_loss"])
-    if factors["label_smoothing"] != defaults["label_smoothing"]:
-        tags.append(f"ls{_fmt_number(factors['label_smoothing'])}")
-    if factors["freeze_d"] != defaults["freeze_d"]:
-        tags.append("frozen" if factors["freeze_d"] else "unfrozen")
-    if factors["fresh_noise"] != defaults["fresh_noise"]:
-        tags.append("freshnoise" if factors["fresh_noise"] else "sharednoise")
-    if factors["optim"] != model_optim:
-        tags.append(f"opt-{factors['optim']}")
-    parts = [impl, model, prior, f"d{d_steps}g{g_steps}", *tags, f"s{seed}"]
-    return "-".join(parts)
+    if "model" in dev:
+        tags.append(dev["model"])
+    if "prior" in dev:
+        tags.append(f"prior-{dev['prior']}")
+    if "d_steps" in dev or "g_steps" in dev:
+        tags.append(None)  # placeholder, filled by run_id_for with both step counts
+    if "g_loss" in dev:
+        tags.append(dev["g_loss"])
+    if "label_smoothing" in dev:
+        tags.append(f"ls{_fmt_number(dev['label_smoothing'])}")
+    if "freeze_d" in dev:
+        tags.append("frozen" if dev["freeze_d"] else "unfrozen")
+    if "fresh_noise" in dev:
+        tags.append("freshnoise" if dev["fresh_noise"] else "sharednoise")
+    if "optim" in dev:
+        tags.append(f"opt-{dev['optim']}")
+    if "hidden_activation" in dev:
+        tags.append(f"act-{dev['hidden_activation']}")
+    if "output" in dev:
+        tags.append(f"out-{dev['output']}")
+    if "batch_norm" in dev:
+        tags.append("bn" if dev["batch_norm"] else "nobn")
+    return tags
 
 
-def arch_for(model: str, settings: dict) -> tuple[dict, int]:
-    """(arch dict, image_size) of a model's config section."""
+def run_id_for(impl: str, recipe_name: str, factors: dict, deviations: dict, seed: int) -> str:
+    tags = [t if t is not None else f"d{factors['d_steps']}g{factors['g_steps']}"
+            for t in deviation_tags(deviations)]
+    return "-".join([impl, recipe_name, *tags, f"s{seed}"])
+
+
+def arch_for(recipe: dict, factors: dict) -> tuple[dict, int]:
+    """(arch dict of the spec, image_size) for the arm's model."""
+    model = factors["model"]
+    arch = dict(recipe[model])
+    for key, owner in ARCH_FACTORS.items():
+        if owner == model:
+            arch[key] = factors[key]
     if model == "basic":
-        return {"hidden": settings["hidden"], "output": settings["output"]}, 28
-    return (
-        {
-            "base_width": settings["base_width"],
-            "kernel_size": settings["kernel_size"],
-            "bn_momentum": settings["bn_momentum"],
-            "bn_eps": settings["bn_eps"],
-        },
-        settings["image_size"],
-    )
+        return arch, 28
+    image_size = arch.pop("image_size")
+    return arch, image_size
 
 
-def make_spec(config: dict, impl: str, model: str, prior: str, schedule: str, seed: int,
-              factors: dict) -> dict:
-    d_steps, g_steps = parse_schedule(schedule)
-    settings = config["models"][model]
-    arch, image_size = arch_for(model, settings)
+def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: int) -> dict:
+    recipe = config["recipes"][recipe_name]
+    model = factors["model"]
+    arch, image_size = arch_for(recipe, factors)
     preset = config["optimizers"][factors["optim"]]
     adam = {k: preset[k] for k in ("lr", "beta1", "beta2", "eps")}
-    run_id = run_id_for(impl, model, prior, d_steps, g_steps, seed, factors,
-                        config["defaults"], settings["optim"])
+    deviations = deviations_of(recipe, factors)
     return {
-        "run_id": run_id,
+        "run_id": run_id_for(impl, recipe_name, factors, deviations, seed),
         "study": config["name"],
         "impl": impl,
+        "recipe": recipe_name,
+        "deviations": deviations,
         "model": model,
         "dataset": config["dataset"],
         "seed": seed,
-        "prior": prior,
+        "prior": factors["prior"],
         "z_dim": config["z_dim"],
-        "d_steps": d_steps,
-        "g_steps": g_steps,
+        "d_steps": factors["d_steps"],
+        "g_steps": factors["g_steps"],
         "fresh_noise": factors["fresh_noise"],
         "g_loss": factors["g_loss"],
         "label_smoothing": float(factors["label_smoothing"]),
         "freeze_d": factors["freeze_d"],
         "optim": {"d": dict(adam), "g": dict(adam)},
         "optim_preset": factors["optim"],
-        "batch_size": settings["batch_size"],
-        "steps": settings["steps"],
+        "batch_size": recipe["batch_size"],
+        "steps": recipe["steps"][model],
         "image_size": image_size,
         "channels": 1,
         "arch": arch,
@@ -98,37 +179,100 @@ def make_spec(config: dict, impl: str, model: str, prior: str, schedule: str, se
         "log_every": config["log_every"],
         "grid_every": config["grid_every"],
         "grid_size": config["grid_size"],
+        "probe_size": config["probe_size"],
+        "curve_fractions": sorted(config["curve_fractions"]),
+        "curve_samples": config["curve_samples"],
         "device": config["device"],
         "compile": config["compile"],
     }
 
 
-def baseline_factors(config: dict, model: str) -> dict:
-    """The config's default value of every factor for ``model`` (its optimiser preset included)."""
-    defaults = config["defaults"]
-    factors = {key: defaults[key] for key in FACTOR_KEYS if key in defaults}
-    factors["optim"] = config["models"][model]["optim"]
-    return factors
+def observation_arms() -> dict[str, list[tuple[str, dict]]]:
+    """Observation id -> its arms as (recipe, deviations), from ganbench.observations."""
+    try:
+        from ganbench.observations import arms_by_observation
+    except ImportError:  # TODO(lead): provisional until observations.py exposes it
+        return _PROVISIONAL_ARMS
+    return arms_by_observation()
+
+
+_PROVISIONAL_ARMS = {
+    "prior": [("basic_tutorial", {"prior": "random"}), ("basic_tutorial", {}), ("basic_tutorial", {"prior": "normal"})],
+    "freeze_d": [("basic_tutorial", {"freeze_d": False}), ("basic_tutorial", {})],
+    "schedule": [(r, d) for r in ("basic_tutorial", "dcgan_carpedm20")
+                 for d in ({}, {"g_steps": 1}, {"d_steps": 2, "g_steps": 1})],
+    "g_loss": [("vanilla_mnist", {"g_loss": "minimax"}), ("vanilla_mnist", {})],
+    "smoothing": [("mnist_notebook", {}), ("mnist_notebook", {"label_smoothing": 1.0})],
+    "leaky_relu": [("mnist_notebook", {}), ("mnist_notebook", {"hidden_activation": "relu"})],
+    "tanh_output": [("mnist_notebook", {}), ("mnist_notebook", {"output": "sigmoid"})],
+    "dcgan_vs_basic": [("dcgan_blog", {}), ("dcgan_blog", {"model": "basic"})],
+    "dcgan_adam": [("dcgan_carpedm20", {"optim": "adam_default"}), ("dcgan_carpedm20", {})],
+    "dcgan_batchnorm": [("dcgan_carpedm20", {"batch_norm": False}), ("dcgan_carpedm20", {})],
+}
+
+
+def included_observations(config: dict) -> list[str]:
+    known = observation_arms()
+    include = config["observations"]["include"]
+    if include == "all":
+        return list(known)
+    for obs_id in include:
+        if obs_id not in known:
+            raise KeyError(f"config key observations.include names {obs_id!r}, which is not an "
+                           f"observation with arms; known: {sorted(known)}")
+    return list(include)
+
+
+def planned_arms(config: dict, impl_names: list[str]) -> list[Arm]:
+    """Every condition of the study, in a stable order (observations, frameworks, design sets)."""
+    seeds = config["seeds"]
+    obs_impls = config["observations"]["impls"] or impl_names
+    arms: list[Arm] = []
+    for obs_id in included_observations(config):
+        for recipe_name, deviations in observation_arms()[obs_id]:
+            if recipe_name not in config["recipes"]:
+                raise KeyError(f"observation {obs_id!r} needs recipe {recipe_name!r}, which the "
+                               f"config does not define; recipes: {sorted(config['recipes'])}")
+            recipe = config["recipes"][recipe_name]
+            factors = arm_factors(recipe, deviations)
+            arms.append(Arm(recipe_name, deviations_of(recipe, factors), factors, list(obs_impls),
+                            list(seeds), obs_id, f"observation {obs_id!r}"))
+    fw_impls = config["frameworks"]["impls"] or impl_names
+    if arms and set(fw_impls) - set(obs_impls):
+        chosen = arms if config["frameworks"]["arms"] == "all" else [a for a in arms if not a.deviations]
+        seen = set()
+        for arm in chosen:
+            key = (arm.recipe, json.dumps(arm.deviations, sort_keys=True))
+            if key not in seen:
+                seen.add(key)
+                arms.append(Arm(arm.recipe, arm.deviations, arm.factors, list(fw_impls), list(seeds),
+                                "frameworks", "the frameworks comparison"))
+    for set_name, design in config["design"].items():
+        recipe_name = design["recipe"]
+        recipe = config["recipes"][recipe_name]
+        overrides = design.get("set", {})
+        models = design.get("models", [overrides.get("model", recipe["model"])])
+        priors = design.get("priors", [recipe["prior"]])
+        schedules = design.get("schedules", [recipe["schedule"]])
+        for model, prior, schedule in itertools.product(models, priors, schedules):
+            d_steps, g_steps = parse_schedule(schedule)
+            factors = arm_factors(recipe, {**overrides, "model": model})
+            factors.update(prior=prior, d_steps=d_steps, g_steps=g_steps)
+            arms.append(Arm(recipe_name, deviations_of(recipe, factors), factors,
+                            list(design.get("impls", impl_names)), list(design.get("seeds", seeds)),
+                            set_name, f"design set {set_name!r}"))
+    return arms
 
 
 def expand_runs(config: dict, impl_names: list[str]) -> dict[str, Run]:
-    """All runs of the study by id, in a stable order; ``impl_names`` = default impls."""
-    defaults = config["defaults"]
+    """All runs of the study by id, in a stable order; ``impl_names`` = the study's impls."""
     runs: dict[str, Run] = {}
-    for set_name, design in config["design"].items():
-        overrides = design.get("set", {})
-        impls = design.get("impls", impl_names)
-        seeds = design.get("seeds", config["seeds"])
-        priors = design.get("priors", [defaults["prior"]])
-        schedules = design.get("schedules", [defaults["schedule"]])
-        for impl, model, prior, schedule, seed in itertools.product(
-            impls, design["models"], priors, schedules, seeds
-        ):
-            factors = {**baseline_factors(config, model), **overrides}
-            spec = make_spec(config, impl, model, prior, schedule, seed, factors)
+    for arm in planned_arms(config, impl_names):
+        for impl, seed in itertools.product(arm.impls, arm.seeds):
+            spec = make_spec(config, impl, arm.recipe, arm.factors, seed)
             run = runs.get(spec["run_id"])
             if run is None:
                 runs[spec["run_id"]] = run = Run(spec["run_id"], spec)
-            if set_name not in run.sets:
-                run.sets.append(set_name)
+            if arm.set_name not in run.sets:
+                run.sets.append(arm.set_name)
     return runs
