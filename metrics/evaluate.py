@@ -466,6 +466,7 @@ def score_images(
     inception_weights: str | Path | None = None,
     dataset: str = "mnist",
     device: str | torch.device | None = None,
+    inception: bool = True,
 ) -> dict:
     """Score uint8 [N, 28, 28, 1] (or [N, 28, 28]) samples; returns the metrics.json dict.
 
@@ -537,8 +538,13 @@ def score_images(
     div_idx = torch.from_numpy(subset_indices(n, DIVERSITY_N, seed, 3)).to(device)
     diversity = mean_pairwise_distance(feats[div_idx]) / float(ref["pairdist_mean"])
 
-    inc_values, inc_extractors, skipped = inception_metrics(
-        images, real, inception_weights, cache_dir, seed, device, view)
+    if inception:
+        inc_values, inc_extractors, skipped = inception_metrics(
+            images, real, inception_weights, cache_dir, seed, device, view)
+    else:
+        inc_values = {m: None for m in INCEPTION_METRICS}
+        inc_extractors = {m: "inception-v3-tf" for m in INCEPTION_METRICS}
+        skipped = {m: "not computed for learning-curve points" for m in INCEPTION_METRICS}
 
     values = {
         "fid": fid_value, "kid_mean": kid_mean, "kid_std": kid_std, "is_mean": is_mean, "is_std": is_std,
@@ -565,12 +571,12 @@ def score_images(
     }
 
 
-def load_run(run_dir: str | Path) -> tuple[dict, np.ndarray]:
-    """(spec, samples uint8 [N, 28, 28, 1]) of a run folder, validated."""
+def load_spec(run_dir: str | Path) -> dict:
+    """The run's spec.json, checked for what the evaluator needs."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise EvaluationError(f"run folder {run_dir} does not exist")
-    spec_path, samples_path = run_dir / "spec.json", run_dir / "samples.npz"
+    spec_path = run_dir / "spec.json"
     if not spec_path.is_file():
         raise EvaluationError(f"{spec_path} is missing")
     try:
@@ -585,31 +591,103 @@ def load_run(run_dir: str | Path) -> tuple[dict, np.ndarray]:
     check_dataset(spec["dataset"])
     if spec.get("channels", 1) != 1:
         raise EvaluationError(f"{spec_path}: channels = {spec['channels']}, but MNIST has 1")
+    return spec
+
+
+def load_samples(samples_path: Path, spec: dict, expected: int | None) -> np.ndarray:
+    """uint8 [N, 28, 28, 1] from a samples npz, validated; the error names the file and the fix."""
+    rerun = "delete it and re-run the training job (snakemake re-runs it)"
     if not samples_path.is_file():
-        raise EvaluationError(f"{samples_path} is missing")
+        raise EvaluationError(f"{samples_path} is missing; {rerun}")
     try:
         with np.load(samples_path, allow_pickle=False) as npz:
             if "images" not in npz.files:
-                raise EvaluationError(f"{samples_path} has no 'images' array (keys: {', '.join(npz.files)})")
+                raise EvaluationError(
+                    f"{samples_path} has no 'images' array (keys: {', '.join(npz.files)}); {rerun}")
             images = npz["images"]
     except EvaluationError:
         raise
     except Exception as exc:  # noqa: BLE001 - unreadable/corrupt npz is bad input
-        raise EvaluationError(f"cannot read {samples_path}: {type(exc).__name__}: {exc}") from exc
+        raise EvaluationError(f"cannot read {samples_path} ({type(exc).__name__}: {exc}); {rerun}") from exc
     images = to_mnist_resolution(images, int(spec["image_size"]))
-    expected = spec.get("eval_samples")
     if isinstance(expected, int) and expected != images.shape[0]:
-        raise EvaluationError(
-            f"{samples_path} holds {images.shape[0]} images but spec eval_samples = {expected}"
-        )
-    return spec, images
+        raise EvaluationError(f"{samples_path} holds {images.shape[0]} images but the spec asks for "
+                              f"{expected}; {rerun}")
+    return images
+
+
+def load_run(run_dir: str | Path) -> tuple[dict, np.ndarray]:
+    """(spec, samples uint8 [N, 28, 28, 1]) of a run folder, validated."""
+    spec = load_spec(run_dir)
+    return spec, load_samples(Path(run_dir) / "samples.npz", spec, spec.get("eval_samples"))
+
+
+def read_status(run_dir: str | Path) -> dict:
+    """status.json of the run ({"status": "ok"} when the folder has none, e.g. hand-made samples)."""
+    path = Path(run_dir) / "status.json"
+    if not path.is_file():
+        return {"status": "ok"}
+    try:
+        status = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EvaluationError(f"{path} is not valid JSON ({exc}); re-run the training job") from exc
+    if not isinstance(status, dict) or status.get("status") not in ("ok", "diverged"):
+        raise EvaluationError(f"{path}: status must be 'ok' or 'diverged', got {status!r}")
+    return status
+
+
+CURVE_METRICS = ("fid", "classes_covered", "precision", "recall", "coverage", "is_mean")
+
+
+def curve_files(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's learning-curve samples, curve/samples_<step>.npz, by step."""
+    found = []
+    for path in (Path(run_dir) / "curve").glob("samples_*.npz"):
+        try:
+            found.append((int(path.stem.split("_", 1)[1]), path))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0) -> list[dict]:
+    """One point per curve sample file: step, fraction of training, n, and CURVE_METRICS.
+
+    Every point of a run uses the same noise and sample count (spec curve_samples), so
+    points compare like with like; they are not comparable with the 10k end-of-run scores.
+    """
+    points = []
+    for step, path in curve_files(run_dir):
+        images = load_samples(path, spec, spec.get("curve_samples"))
+        scored = score_images(images, data_path, cache_dir, seed=seed, image_size=int(spec["image_size"]),
+                              dataset=spec["dataset"], inception=False)
+        point = {"step": step, "fraction": step / spec["steps"] if spec.get("steps") else None,
+                 "n": int(images.shape[0])}
+        point.update({name: scored["metrics"][name] for name in CURVE_METRICS})
+        points.append(point)
+    return points
 
 
 def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_weights=None) -> dict:
+    """Score a finished run into metrics.json; a diverged run gets no quality numbers.
+
+    A diverged run's samples would be images from NaN weights: they are never scored.
+    metrics.json then says ``"status": "diverged"`` with the step, and carries only
+    the learning-curve points written before the divergence.
+    """
     t0 = time.time()
-    spec, images = load_run(run_dir)
-    result = score_images(images, data_path, cache_dir, seed=seed, image_size=int(spec["image_size"]),
-                          inception_weights=inception_weights, dataset=spec["dataset"])
+    spec = load_spec(run_dir)
+    status = read_status(run_dir)
+    curve = score_curve(run_dir, spec, data_path, cache_dir, seed)
+    if status["status"] == "diverged":
+        result = {"status": "diverged", "diverged_step": status.get("step"),
+                  "reason": status.get("reason", ""), "metrics": {}, "extractor": {}}
+    else:
+        images = load_samples(Path(run_dir) / "samples.npz", spec, spec.get("eval_samples"))
+        result = {"status": "ok", **score_images(
+            images, data_path, cache_dir, seed=seed, image_size=int(spec["image_size"]),
+            inception_weights=inception_weights, dataset=spec["dataset"])}
+    result["curve"] = curve
     result["run_id"] = spec.get("run_id", Path(run_dir).name)
     result["seconds"] = round(time.time() - t0, 3)
     text = json.dumps(result, indent=2, allow_nan=True) + "\n"
@@ -638,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     m = result["metrics"]
+    if result["status"] == "diverged":
+        print(f"{result['run_id']}: diverged at step {result['diverged_step']}: no quality score -> {out}")
+        return 0
     print(f"{result['run_id']}: fid {m['fid']:.3f} is {m['is_mean']:.3f} precision {m['precision']:.3f} "
           f"recall {m['recall']:.3f} classes {m['classes_covered']} ({result['seconds']:.1f}s) -> {out}")
     return 0

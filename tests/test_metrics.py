@@ -352,6 +352,47 @@ def test_unknown_dataset_is_a_clear_error(tmp_path, mnist, data_path, cache_dir,
         ev.score_images(mnist["train_images"][:100], data_path, cache_dir, dataset="cifar10")
 
 
+def test_diverged_run_is_never_scored_as_images(tmp_path, mnist, data_path, cache_dir):
+    """A diverged run's samples are not images (NaN weights): metrics.json says diverged, no quality
+    numbers; the learning-curve points written before the divergence are still scored."""
+    run = make_run(tmp_path, np.zeros((0, 28, 28, 1), np.uint8), 28)
+    spec = json.loads((run / "spec.json").read_text())
+    spec.update(eval_samples=1000, curve_samples=200, steps=400)
+    (run / "spec.json").write_text(json.dumps(spec))
+    (run / "status.json").write_text(json.dumps({"status": "diverged", "step": 213, "reason": "nan d_loss"}))
+    (run / "curve").mkdir()
+    np.savez(run / "curve" / "samples_100.npz", images=mnist["train_images"][:200])
+    result = ev.evaluate_run(run, data_path, cache_dir, run / "metrics.json")
+    assert result["status"] == "diverged" and result["diverged_step"] == 213
+    assert result["metrics"] == {}
+    stored = json.loads((run / "metrics.json").read_text())
+    assert stored["metrics"] == {} and "fid" not in json.dumps(stored["metrics"])
+    [point] = stored["curve"]
+    assert point["step"] == 100 and point["fraction"] == 0.25 and point["n"] == 200
+    assert point["classes_covered"] == 10 and point["fid"] < 60  # 200 real digits: a small-sample FID
+
+
+def test_learning_curve_points_compare_like_with_like(tmp_path, mnist, data_path, cache_dir):
+    """Curve points use the same count; better samples later in training give a lower FID."""
+    train = mnist["train_images"]
+    run = make_run(tmp_path, train[:1000], 28)
+    spec = json.loads((run / "spec.json").read_text())
+    spec.update(curve_samples=300, steps=1000)
+    (run / "spec.json").write_text(json.dumps(spec))
+    (run / "curve").mkdir()
+    np.savez(run / "curve" / "samples_500.npz", images=np.repeat(train[:3], 100, axis=0))  # 3 digits
+    np.savez(run / "curve" / "samples_1000.npz", images=train[1000:1300])
+    np.savez(run / "curve" / "samples_250.npz", images=np.zeros((300, 28, 28, 1), np.uint8))
+    points = ev.score_curve(run, spec, data_path, cache_dir)
+    assert [p["step"] for p in points] == [250, 500, 1000]
+    assert [p["fraction"] for p in points] == [0.25, 0.5, 1.0]
+    assert points[0]["fid"] > points[1]["fid"] > points[2]["fid"]
+    assert points[1]["classes_covered"] <= 3 and points[2]["classes_covered"] == 10
+    np.savez(run / "curve" / "samples_750.npz", images=train[:10])  # wrong count
+    with pytest.raises(ev.EvaluationError, match=r"samples_750.npz holds 10 images.*300.*re-run"):
+        ev.score_curve(run, spec, data_path, cache_dir)
+
+
 # --------------------------------------------------------------------------- Inception-v3 (optional)
 
 

@@ -1,8 +1,9 @@
 rule evaluate:
-    """Score a run's samples with the shared, framework-neutral evaluator (metrics/)."""
+    """Score a run's samples and learning-curve samples with the shared evaluator (metrics/); a diverged run gets no quality score."""
     input:
         samples=f"{RUN_DIR}/samples.npz",
         spec=f"{RUN_DIR}/spec.json",
+        status=f"{RUN_DIR}/status.json",
         data=DATA,
     output:
         f"{RUN_DIR}/metrics.json",
