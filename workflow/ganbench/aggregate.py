@@ -1,7 +1,16 @@
 """Collect every run of a study into one tidy table: results/<study>/summary.csv.
 
-One row per run: its factors, status, evaluation metrics, end-of-training
-statistics from log.csv and timing.
+One row per run: its recipe and deviations, factors, status, evaluation metrics
+(none for a diverged run), learning-curve endpoints (FID at mid-training and at the
+end, from the same number of curve samples), training endpoints from log.csv and
+timing:
+
+* ``final_*``: means over the last 10% of log rows; ``final_d_gap`` = D(x) - D(G(z)).
+* ``d_collapse_frac``: the fraction of logged steps in the second half of training
+  whose d_loss is below 0.1 (D's loss collapsed toward zero).
+* ``d_probe_gap``: mean D(x) on a fixed batch of training images minus mean D(x) on a
+  fixed batch of held-out test images, over the last 10% of log rows (how much D
+  has memorised its training data).
 """
 from __future__ import annotations
 
@@ -25,21 +34,56 @@ TIMING_COLUMNS = (
     "median_step_ms", "images_per_s", "peak_host_mb", "peak_device_mb",
 )
 FINAL_FRACTION = 0.1  # training statistics are averaged over the last 10% of log rows
+COLLAPSE_D_LOSS = 0.1  # a logged step whose d_loss is below this counts as D's loss collapsed
+COLLAPSE_FROM = 0.5  # ... counted over the second half of training
+MID_FRACTION = 0.5  # the learning-curve point reported as "mid-training"
 
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def final_training_stats(log_csv: Path) -> dict:
+def training_endpoints(log_csv: Path, steps: int) -> dict:
+    """End-of-training statistics from log.csv (see the module doc of each column)."""
     names = ("d_loss", "g_loss", "d_real", "d_fake")
+    out = {f"final_{n}": math.nan for n in (*names, "d_gap")}
+    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan)
     if not log_csv.is_file():
-        return {f"final_{n}": math.nan for n in (*names, "d_gap")}
+        return out
     log = pd.read_csv(log_csv)
+    if log.empty:
+        return out
     tail = log.tail(max(1, math.ceil(len(log) * FINAL_FRACTION)))
-    stats = {f"final_{n}": float(tail[n].mean()) if len(tail) else math.nan for n in names}
-    stats["final_d_gap"] = stats["final_d_real"] - stats["final_d_fake"]
-    return stats
+    out.update({f"final_{n}": float(tail[n].mean()) for n in names})
+    out["final_d_gap"] = out["final_d_real"] - out["final_d_fake"]
+    late = log[log["step"] > COLLAPSE_FROM * steps]
+    if len(late):
+        out["d_collapse_frac"] = float((late["d_loss"] < COLLAPSE_D_LOSS).mean())
+    if {"d_probe_train", "d_probe_test"} <= set(log.columns):
+        gap = (tail["d_probe_train"] - tail["d_probe_test"]).dropna()
+        if len(gap):
+            out["d_probe_gap"] = float(gap.mean())
+    return out
+
+
+def curve_endpoints(curve: list[dict]) -> dict:
+    """FID and classes covered at mid-training and at the end, from the learning-curve points."""
+    out = {"fid_mid": math.nan, "classes_mid": math.nan, "fid_end_curve": math.nan, "curve_n": math.nan}
+    if not curve:
+        return out
+    mid = min(curve, key=lambda p: abs((p.get("fraction") or 0) - MID_FRACTION))
+    if abs((mid.get("fraction") or 0) - MID_FRACTION) < 0.1:
+        out["fid_mid"] = _number(mid.get("fid"))
+        out["classes_mid"] = _number(mid.get("classes_covered"))
+    end = max(curve, key=lambda p: p.get("fraction") or 0)
+    if (end.get("fraction") or 0) >= 1.0:
+        out["fid_end_curve"] = _number(end.get("fid"))
+    out["curve_n"] = _number(mid.get("n"))
+    return out
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
 
 
 def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | None = None) -> dict:
@@ -47,11 +91,14 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
     timing = read_json(run_dir / "timing.json")
     evaluation = read_json(run_dir / "metrics.json")
     metrics = evaluation.get("metrics", {})
+    arch = spec.get("arch", {})
     row = {
         "run_id": spec["run_id"],
         "study": spec["study"],
         "impl": spec["impl"],
         "model": spec["model"],
+        "recipe": spec.get("recipe", ""),
+        "deviations": json.dumps(spec.get("deviations", {}), sort_keys=True),
         "prior": spec["prior"],
         "d_steps": spec["d_steps"],
         "g_steps": spec["g_steps"],
@@ -61,6 +108,9 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
         "freeze_d": spec["freeze_d"],
         "fresh_noise": spec["fresh_noise"],
         "optim_preset": spec["optim_preset"],
+        "hidden_activation": arch.get("hidden_activation", "") if spec["model"] == "basic" else "",
+        "output": arch.get("output", "") if spec["model"] == "basic" else "tanh",
+        "batch_norm": arch.get("batch_norm", True) if spec["model"] == "dcgan" else "",
         "seed": spec["seed"],
         "steps": spec["steps"],
         "batch_size": spec["batch_size"],
@@ -72,9 +122,10 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
         "diverged_step": status.get("step", math.nan),
         "status_reason": status.get("reason", "" if status else "no status.json: the run did not finish"),
     }
-    row.update({name: metrics.get(name, math.nan) for name in METRIC_COLUMNS})
+    row.update({name: _number(metrics.get(name)) for name in METRIC_COLUMNS})
     row["extractor_fid"] = evaluation.get("extractor", {}).get("fid", "")
-    row.update(final_training_stats(run_dir / "log.csv"))
+    row.update(curve_endpoints(evaluation.get("curve", [])))
+    row.update(training_endpoints(run_dir / "log.csv", spec["steps"]))
     row.update({name: timing.get(name, math.nan) for name in TIMING_COLUMNS})
     if not isinstance(row["framework"], str) or not row["framework"]:
         row["framework"] = impl_framework or spec["impl"]

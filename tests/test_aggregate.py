@@ -1,0 +1,66 @@
+"""summary.csv rows: recipe and deviations, no scores for diverged runs, training and curve endpoints."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from ganbench.aggregate import curve_endpoints, run_row, training_endpoints
+
+SPEC = {"run_id": "pytorch-basic_tutorial-prior-random-s1", "study": "t", "impl": "pytorch",
+        "recipe": "basic_tutorial", "deviations": {"prior": "random"}, "model": "basic", "prior": "random",
+        "d_steps": 1, "g_steps": 2, "g_loss": "nonsaturating", "label_smoothing": 1.0, "freeze_d": True,
+        "fresh_noise": False, "optim_preset": "tf_adam_2e-4", "seed": 1, "steps": 1000, "batch_size": 64,
+        "image_size": 28, "arch": {"hidden": 128, "hidden_activation": "relu", "output": "sigmoid"}}
+
+
+def write_log(path, d_loss, probe_train=None, probe_test=None):
+    steps = [100 * (i + 1) for i in range(len(d_loss))]
+    frame = pd.DataFrame({"step": steps, "d_loss": d_loss, "g_loss": 1.0, "d_real": 0.8, "d_fake": 0.3,
+                          "elapsed_s": 1.0})
+    if probe_train is not None:
+        frame["d_probe_train"] = probe_train
+        frame["d_probe_test"] = probe_test
+    frame.to_csv(path, index=False)
+
+
+def test_collapse_fraction_counts_the_second_half_only(tmp_path):
+    # 10 log rows at steps 100..1000; second half = steps 600..1000
+    write_log(tmp_path / "log.csv", [0.01] * 5 + [0.05, 0.5, 0.02, 0.9, 0.08])
+    ends = training_endpoints(tmp_path / "log.csv", 1000)
+    assert ends["d_collapse_frac"] == pytest.approx(3 / 5)
+    assert ends["final_d_loss"] == pytest.approx(0.08)  # last 10% = the last row
+    assert ends["final_d_gap"] == pytest.approx(0.5)
+    assert math.isnan(ends["d_probe_gap"])  # not logged
+
+
+def test_probe_gap_is_train_minus_test_at_the_end(tmp_path):
+    write_log(tmp_path / "log.csv", [0.5] * 20, probe_train=[0.6] * 18 + [0.9, 0.8],
+              probe_test=[0.6] * 18 + [0.5, 0.6])
+    ends = training_endpoints(tmp_path / "log.csv", 2000)
+    assert ends["d_probe_gap"] == pytest.approx(((0.9 - 0.5) + (0.8 - 0.6)) / 2)
+
+
+def test_curve_endpoints_pick_mid_and_end():
+    curve = [{"step": s, "fraction": s / 1000, "n": 2000, "fid": f, "classes_covered": c}
+             for s, f, c in ((250, 900.0, 2), (500, 500.0, 7), (750, 420.0, 9), (1000, 400.0, 10))]
+    ends = curve_endpoints(curve)
+    assert (ends["fid_mid"], ends["classes_mid"], ends["fid_end_curve"], ends["curve_n"]) == (500.0, 7, 400.0, 2000)
+    assert math.isnan(curve_endpoints([])["fid_mid"])
+    assert math.isnan(curve_endpoints(curve[:1])["fid_mid"])  # no point near mid-training
+
+
+def test_diverged_run_row_has_no_scores_and_says_why(tmp_path):
+    (tmp_path / "status.json").write_text(json.dumps({"status": "diverged", "step": 313, "reason": "nan"}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "diverged", "metrics": {}, "curve": []}))
+    write_log(tmp_path / "log.csv", [0.3, float("nan")])
+    row = run_row(tmp_path, SPEC, ["prior"])
+    assert (row["status"], row["diverged_step"], row["status_reason"]) == ("diverged", 313, "nan")
+    assert math.isnan(row["fid"]) and math.isnan(row["recall"])
+    assert row["recipe"] == "basic_tutorial" and json.loads(row["deviations"]) == {"prior": "random"}
+    assert row["schedule"] == "1:2" and row["hidden_activation"] == "relu" and row["batch_norm"] == ""
+
+
+def test_unfinished_run_is_failed_with_reason(tmp_path):
+    row = run_row(tmp_path, SPEC, ["prior"])
+    assert row["status"] == "failed" and "did not finish" in row["status_reason"]
