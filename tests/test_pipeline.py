@@ -43,14 +43,15 @@ def write_config(tmp_path: Path, name: str, **changes) -> Path:
 def test_dry_run_lists_every_run_of_the_study(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "config.yaml"))
     counts = job_counts(proc.stdout + proc.stderr)
-    # 2 impls x (main 2 models x 3 priors x 3 schedules + 3 ablations x 2 models + dcgan_adam) x 5 seeds
-    assert counts["train"] == 250
-    assert counts["evaluate"] == 250
-    assert counts["spec"] == 250
+    # 2 impls x 5 seeds x (19 observation arms on the source recipes + 16 more of the robustness cross)
+    assert counts["train"] == 350
+    assert counts["evaluate"] == 350
+    assert counts["spec"] == 350
     assert counts["report"] == 1
     out = proc.stdout + proc.stderr
-    for run_id in ("pytorch-basic-random-d1g2-s4", "tensorflow-dcgan-normal-d2g1-s0",
-                   "tensorflow-basic-uniform-d1g1-unfrozen-s3", "pytorch-dcgan-uniform-d1g1-opt-adam_default-s2"):
+    for run_id in ("pytorch-basic_tutorial-prior-random-s4", "tensorflow-dcgan_carpedm20-d2g1-s0",
+                   "tensorflow-basic_tutorial-unfrozen-s3", "pytorch-dcgan_carpedm20-opt-adam_default-s2",
+                   "pytorch-mnist_notebook-act-relu-s1", "tensorflow-dcgan_blog-basic-prior-normal-d2g1-s4"):
         assert f"results/study/runs/{run_id}/samples.npz" in out
 
 
@@ -88,8 +89,8 @@ def smoke(tmp_path_factory):
 def test_smoke_pipeline_end_to_end(smoke):
     runs = sorted(p.name for p in (smoke / "results" / "smoke" / "runs").iterdir())
     assert runs == [
-        "pytorch-basic-uniform-d1g1-s0", "pytorch-dcgan-uniform-d1g1-s0",
-        "tensorflow-basic-uniform-d1g1-s0", "tensorflow-dcgan-uniform-d1g1-s0",
+        "pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0",
+        "tensorflow-dcgan_blog-basic-s0", "tensorflow-dcgan_blog-s0",
     ]
     for run in runs:
         folder = smoke / "results" / "smoke" / "runs" / run
@@ -114,7 +115,7 @@ def test_smoke_report_in_headless_chromium(smoke, tmp_path):
     assert state["ready"] == "complete"
     assert state["n"] >= 5 and state["broken"] == [], state["broken"]
     assert sorted(state["rows"]) == sorted(o.id for o in OBSERVATIONS)
-    assert "pytorch-basic-uniform-d1g1-s0" in state["text"]
+    assert "pytorch-dcgan_blog-basic-s0" in state["text"]
 
 
 @pytest.mark.pipeline
@@ -170,7 +171,7 @@ def test_main_command_chooses_the_study_with_gpus(tmp_path):
     assert "config: study (config/config.yaml), because 2 GPU(s) are visible" in proc.stderr
     assert "--resources gpu=2" in proc.stderr
     out = proc.stdout + proc.stderr
-    assert job_counts(out)["train"] == 250
+    assert job_counts(out)["train"] == 350
     assert re.search(r"rule train:.*?resources:[^\n]*gpu=1", out, re.S)
 
 
