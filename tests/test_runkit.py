@@ -58,7 +58,14 @@ def test_example_spec_loads(tmp_path):
 def test_unknown_keys_are_kept_and_arch_defaults_filled(tmp_path):
     s = runkit.load_spec(write(tmp_path, {**EXAMPLE, "future_knob": 3, "arch": {}}))
     assert s["future_knob"] == 3
-    assert s["arch"] == {"hidden": 128, "output": "sigmoid"}
+    assert s["arch"] == {"hidden": 128, "output": "sigmoid", "hidden_activation": "relu", "leaky_slope": 0.2,
+                         "weight_init": "xavier_uniform", "init_std": 0.02, "bias_init": 0.0}
+    assert s["probe_size"] == 256 and s["curve_fractions"] == [] and s["curve_samples"] == s["eval_samples"]
+    assert "recipe" not in s and "deviations" not in s
+    d = runkit.load_spec(write(tmp_path, {**EXAMPLE, "model": "dcgan", "image_size": 32, "arch": {}}))
+    assert d["arch"] == {"base_width": 64, "kernel_size": 5, "padding": "symmetric", "batch_norm": True,
+                         "bn_momentum": 0.1, "bn_eps": 1e-5, "weight_init": "normal", "init_std": 0.02,
+                         "bias_init": 0.0, "leaky_slope": 0.2}
 
 
 @pytest.mark.parametrize("key", ["seed", "prior", "optim", "arch", "steps", "freeze_d", "compile"])
@@ -90,6 +97,23 @@ def test_missing_key_is_named(tmp_path, key):
     ({"model": "dcgan", "image_size": 28, "arch": DCGAN_ARCH}, "image_size"),
     ({"model": "dcgan", "image_size": 32, "arch": {**DCGAN_ARCH, "kernel_size": 3}}, "arch.kernel_size"),
     ({"model": "dcgan", "image_size": 32, "arch": {**DCGAN_ARCH, "bn_momentum": 0}}, "arch.bn_momentum"),
+    ({"arch": {"hidden_activation": "elu"}}, "arch.hidden_activation"),
+    ({"arch": {"leaky_slope": -0.1}}, "arch.leaky_slope"),
+    ({"arch": {"leaky_slope": "0.2"}}, "arch.leaky_slope"),
+    ({"arch": {"weight_init": "he"}}, "arch.weight_init"),
+    ({"arch": {"init_std": 0}}, "arch.init_std"),
+    ({"arch": {"bias_init": None}}, "arch.bias_init"),
+    ({"arch": {"bias_init": True}}, "arch.bias_init"),
+    ({"model": "dcgan", "image_size": 32, "arch": {**DCGAN_ARCH, "padding": "valid"}}, "arch.padding"),
+    ({"model": "dcgan", "image_size": 32, "arch": {**DCGAN_ARCH, "batch_norm": "yes"}}, "arch.batch_norm"),
+    ({"model": "dcgan", "image_size": 32, "arch": {**DCGAN_ARCH, "leaky_slope": 1.5}}, "arch.leaky_slope"),
+    ({"probe_size": -1}, "probe_size"),
+    ({"probe_size": 2.5}, "probe_size"),
+    ({"curve_fractions": [0.5, 1.0]}, "curve_fractions"),
+    ({"curve_fractions": 0.5}, "curve_fractions"),
+    ({"curve_samples": 0}, "curve_samples"),
+    ({"recipe": 3}, "recipe"),
+    ({"deviations": ["prior"]}, "deviations"),
 ])
 def test_bad_value_is_named(tmp_path, patch, named):
     with pytest.raises(runkit.SpecError, match=f"'{named}'"):
@@ -372,6 +396,7 @@ class _FakeEngine:
         return np.array(out)
 
     def fetch(self, h): return h
+    def forward_d(self, x, training): return np.zeros(len(x))
 
     def generate(self, z):
         n = runkit.make_streams(0).eval.random((len(z), 784))
@@ -392,7 +417,8 @@ def test_run_training_with_a_fake_engine(tmp_path, nan_at):
     assert runkit.run_training(s, data, tmp_path / "out", make) == 0
     out = tmp_path / "out"
     with np.load(out / "samples.npz") as npz:
-        assert npz["images"].shape == (37, 28, 28, 1) and npz["images"].dtype == np.uint8
+        n = 37 if nan_at is None else 0  # a diverged run writes no samples
+        assert npz["images"].shape == (n, 28, 28, 1) and npz["images"].dtype == np.uint8
     rows = list(csv.DictReader(open(out / "log.csv")))
     timing = json.loads((out / "timing.json").read_text())
     status = json.loads((out / "status.json").read_text())
@@ -406,4 +432,147 @@ def test_run_training_with_a_fake_engine(tmp_path, nan_at):
     else:
         assert status["status"] == "diverged" and status["step"] == 13 and "d_loss" in status["reason"]
         assert [r["step"] for r in rows] == ["10", "13"] and rows[-1]["d_loss"] == "nan"
-        assert timing["steps_done"] == 20  # the chunk that held step 13 ran to its end
+        assert timing["steps_done"] == 13  # the exact step, not the end of its chunk
+
+
+# ------------------------------------------------------------------ new knobs: initialisers, BN off, padding
+def test_init_knobs():
+    s = spec(arch={"hidden": 64, "weight_init": "normal", "init_std": 0.05, "bias_init": 0.1})
+    st = runkit.init_params(s, runkit.make_streams(0).init)
+    assert all((v == np.float32(0.1)).all() for k, v in st.items() if k.endswith("bias"))
+    w = st["D/fc1/kernel"]
+    assert abs(w.std() - 0.05) < 0.002 and np.abs(w).max() > 3 * 0.05
+    t = runkit.init_params(spec(arch={"hidden": 64, "weight_init": "truncated_normal", "init_std": 0.05}),
+                           runkit.make_streams(0).init)
+    w = t["D/fc1/kernel"]
+    assert np.abs(w).max() <= 2 * 0.05 and np.abs(w).max() > 1.99 * 0.05
+    # truncated at 2 std: std = 0.05 * 0.8796
+    assert abs(w.std() - 0.05 * 0.8796) < 0.002
+    assert all(not v.any() for k, v in t.items() if k.endswith("bias"))
+    x = runkit.init_params(spec(arch={"hidden": 64}), runkit.make_streams(0).init)["D/fc1/kernel"]
+    assert np.abs(x).max() <= runkit.xavier_bound((784, 64))
+    # the default keeps the historical draws: xavier for basic, N(0, 0.02) for dcgan
+    old = runkit.make_streams(0).init
+    b = runkit.xavier_bound((100, 64))
+    np.testing.assert_array_equal(runkit.init_params(spec(arch={"hidden": 64}), runkit.make_streams(0).init)
+                                  ["G/fc1/kernel"], old.uniform(-b, b, (100, 64)).astype(np.float32))
+
+
+def test_dcgan_without_batch_norm_has_biases_everywhere():
+    s = spec(model="dcgan", arch={**DCGAN_ARCH, "batch_norm": False, "bias_init": 0.1})
+    names = [p.name for p in runkit.param_specs(s)]
+    assert not [n for n in names if "/bn" in n]
+    n = runkit.dcgan_dims(s)["n"]
+    expected = {"G/fc/bias", "D/conv0/bias", "D/fc/bias"} | {f"G/deconv{i}/bias" for i in range(1, n + 1)} \
+        | {f"D/conv{i}/bias" for i in range(1, n)}
+    assert {x for x in names if x.endswith("bias")} == expected
+    st = runkit.init_params(s, runkit.make_streams(0).init)
+    assert st["G/fc/bias"].shape == (16 * runkit.dcgan_dims(s)["c0"],) and (st["G/fc/bias"] == np.float32(0.1)).all()
+    with_bn = spec(model="dcgan")
+    assert runkit.count_params(with_bn) != runkit.count_params(s)
+
+
+@pytest.mark.parametrize("k, padding, conv, crop", [(5, "symmetric", (2, 2), (2, 1)), (5, "same", (1, 2), (1, 2)),
+                                                    (4, "symmetric", (1, 1), (1, 1)), (4, "same", (1, 1), (1, 1))])
+def test_stride2_padding(k, padding, conv, crop):
+    s = spec(model="dcgan", arch={**DCGAN_ARCH, "kernel_size": k, "padding": padding})
+    assert runkit.conv_pads(s) == conv and runkit.stride2_padding(s) == crop
+    # S -> S/2 for convs, S -> 2S for transposed convs
+    S = 8
+    assert (S + sum(conv) - k) // 2 + 1 == S // 2 and (S - 1) * 2 + k - sum(crop) == 2 * S
+
+
+# ------------------------------------------------------------------ probes, curve samples, divergence
+class _ProbeEngine(_FakeEngine):
+    """Fake engine whose D(x) = mean pixel (as a logit) and whose G output is constant."""
+
+    def forward_d(self, x, training):
+        assert training is False
+        self.probe_calls = getattr(self, "probe_calls", 0) + 1
+        return np.asarray(x, np.float64).reshape(len(x), -1).mean(axis=1)
+
+    def generate(self, z):
+        return np.full((len(z), 784), 0.5, np.float32)
+
+
+def _dataset(tmp_path, test=True):
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 128, (64, 28, 28, 1), dtype=np.uint8)  # dark training images
+    arrays = {"train_images": train}
+    if test:
+        arrays["test_images"] = rng.integers(128, 256, (40, 28, 28, 1), dtype=np.uint8)  # bright test images
+    np.savez(tmp_path / "d.npz", **arrays)
+    return tmp_path / "d.npz", arrays
+
+
+def test_probe_columns_and_curve_samples(tmp_path):
+    data, arrays = _dataset(tmp_path)
+    s = spec(steps=30, log_every=10, batch_size=8, eval_samples=20, grid_size=16, probe_size=16,
+             curve_fractions=[0.25, 0.5], curve_samples=9)
+    assert rloop.curve_steps(s) == [8, 15, 30] and 8 in rloop.chunk_ends(s) and 15 in rloop.chunk_ends(s)
+    engines = []
+    runkit.run_training(s, data, tmp_path / "out", lambda sp, seed: engines.append(_ProbeEngine(sp, seed)) or engines[-1])
+    rows = list(csv.DictReader(open(tmp_path / "out" / "log.csv")))
+    assert list(rows[0]) == list(runkit.LOG_COLUMNS)
+    assert list(runkit.LOG_COLUMNS) == ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train",
+                                        "d_probe_test", "elapsed_s"]
+    # the probes are fixed batches from the `probe` stream: recompute them
+    rng = runkit.make_streams(s["seed"]).probe
+    tr = np.sort(rng.choice(64, 16, replace=False))
+    te = np.sort(rng.choice(40, 16, replace=False))
+    sig = lambda a: float(np.mean(1 / (1 + np.exp(-(a.reshape(len(a), -1) / 255.0).mean(1)))))
+    for r in rows:
+        assert float(r["d_probe_train"]) == pytest.approx(sig(arrays["train_images"][tr].astype(np.float64)), rel=1e-6)
+        assert float(r["d_probe_test"]) == pytest.approx(sig(arrays["test_images"][te].astype(np.float64)), rel=1e-6)
+    assert float(rows[0]["d_probe_test"]) > float(rows[0]["d_probe_train"])  # bright test vs dark train images
+    assert engines[0].probe_calls == 2 * len(rows)
+    curve = sorted(p.name for p in (tmp_path / "out" / "curve").iterdir())
+    assert curve == ["samples_15.npz", "samples_30.npz", "samples_8.npz"]
+    with np.load(tmp_path / "out" / "curve" / "samples_8.npz") as npz:
+        assert npz["images"].shape == (9, 28, 28, 1) and npz["images"].dtype == np.uint8
+    # adding the new streams did not change the old ones (they are appended)
+    assert runkit.STREAM_NAMES[:6] == ("init", "batches", "noise", "eval", "grid", "framework")
+    assert runkit.STREAM_NAMES[6:] == ("probe", "curve")
+
+
+def test_probes_off_and_missing_test_images(tmp_path):
+    data, _ = _dataset(tmp_path, test=False)
+    s = spec(steps=10, log_every=5, batch_size=8, eval_samples=4, grid_size=4, probe_size=0)
+    runkit.run_training(s, data, tmp_path / "a", lambda sp, seed: _ProbeEngine(sp, seed))
+    rows = list(csv.DictReader(open(tmp_path / "a" / "log.csv")))
+    assert all(r["d_probe_train"] == "nan" and r["d_probe_test"] == "nan" for r in rows)
+    assert not (tmp_path / "a" / "curve").exists()
+    runkit.run_training({**s, "probe_size": 8}, data, tmp_path / "b", lambda sp, seed: _ProbeEngine(sp, seed))
+    rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
+    assert all(r["d_probe_train"] != "nan" and r["d_probe_test"] == "nan" for r in rows)
+
+
+@pytest.mark.parametrize("nan_at, median", [(13, True), (1, False), (4, False), (21, True)])
+def test_divergence_contract_with_a_fake_nan(tmp_path, monkeypatch, nan_at, median):
+    """GANBENCH_TEST_NAN_AT_STEP marks step N non-finite: exact step everywhere, no samples,
+    no curve after it, and a step time only from chunks that finished with finite losses."""
+    data, _ = _dataset(tmp_path)
+    monkeypatch.setenv("GANBENCH_TEST_NAN_AT_STEP", str(nan_at))
+    s = spec(steps=30, log_every=10, batch_size=8, eval_samples=20, grid_size=16, probe_size=8,
+             curve_fractions=[0.5])
+    assert rloop.chunk_ends(s) == [1, 10, 15, 20, 30]
+    runkit.run_training(s, data, tmp_path / "out", lambda sp, seed: _ProbeEngine(sp, seed))
+    out = tmp_path / "out"
+    status = json.loads((out / "status.json").read_text())
+    timing = json.loads((out / "timing.json").read_text())
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert status["status"] == "diverged" and status["step"] == nan_at and "d_loss" in status["reason"]
+    assert timing["steps_done"] == nan_at
+    assert rows[-1]["step"] == str(nan_at) and rows[-1]["d_loss"] == "nan" and rows[-1]["d_probe_train"] == "nan"
+    assert [int(r["step"]) for r in rows[:-1]] == [x for x in (10, 20) if x < nan_at]
+    with np.load(out / "samples.npz") as npz:
+        assert npz["images"].shape == (0, 28, 28, 1) and npz["images"].dtype == np.uint8
+    with Image.open(out / "grid.png") as im:
+        assert not np.asarray(im).any()  # blank
+    assert sorted(p.name for p in out.glob("curve/*.npz")) == (["samples_15.npz"] if nan_at > 15 else [])
+    steady = {13: 1, 1: 0, 4: 0, 21: 3}[nan_at]  # finished chunks after the first step: (1,10] (10,15] (15,20]
+    assert timing["timed_chunks"] == steady
+    if median:
+        assert timing["median_step_ms"] > 0 and timing["train_s"] > 0 and timing["images_per_s"] > 0
+    else:
+        assert timing["median_step_ms"] is None and timing["train_s"] is None and timing["images_per_s"] is None

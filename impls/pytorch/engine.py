@@ -59,7 +59,10 @@ class Engine:
         self._canon = canonical_tensors(spec, self.G, self.D)
         o = spec["optim"]
         self.opt_d = PaperAdam(self.D.parameters(), **o["d"])
-        self.opt_g = PaperAdam(self.G.parameters(), **o["g"])
+        # freeze_d false (the source's bug): G's optimizer is built over G's *and* D's parameters,
+        # so in every G step D moves under G's Adam (its own moments and step count for D)
+        g_params = list(self.G.parameters()) + ([] if spec["freeze_d"] else list(self.D.parameters()))
+        self.opt_g = PaperAdam(g_params, **o["g"])
         # compiled callables (same modules, same parameters)
         self.g_fn = torch.compile(self.G) if spec["compile"] else self.G
         self.d_fn = torch.compile(self.D) if spec["compile"] else self.D
@@ -120,19 +123,14 @@ class Engine:
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-        freeze = s["freeze_d"]
-        self.D.requires_grad_(not freeze)
+        self.D.requires_grad_(not s["freeze_d"])  # unfrozen: opt_g also owns (and steps) D
         try:
             for k in range(s["g_steps"]):
                 z = noise[runkit.g_noise_index(s, k)]
                 loss_g = self._g_loss(D(G(z)))
                 self.opt_g.zero_grad(set_to_none=True)
-                if not freeze:
-                    self.opt_d.zero_grad(set_to_none=True)
                 loss_g.backward()
                 self.opt_g.step()
-                if not freeze:  # the tutorial bug: D follows the G-step loss too
-                    self.opt_d.step()
         finally:
             self.D.requires_grad_(True)
         return torch.stack([loss_d.detach(), loss_g.detach(),
@@ -183,6 +181,24 @@ class Engine:
             states = [opt.state[p] for g in opt.param_groups for p in g["params"] if opt.state[p]]
             return states[0]["step"] if states else 0
         return t(self.opt_d), t(self.opt_g)
+
+    def optimizer_state(self) -> dict:
+        """Adam state in canonical names/layouts: ``{opt}/step``, ``{opt}/m/<name>``, ``{opt}/v/<name>``
+        for opt in d, g (only the variables the optimizer owns and has stepped)."""
+        kinds = {id(t): (name, kind) for name, (t, kind) in self._canon.items()}
+        out = {}
+        for tag, opt in (("d", self.opt_d), ("g", self.opt_g)):
+            steps = [0]
+            for p in (p for g in opt.param_groups for p in g["params"]):
+                st = opt.state[p]
+                if not st:
+                    continue
+                name, kind = kinds[id(p)]
+                steps.append(st["step"])
+                out[f"{tag}/m/{name}"] = from_torch_layout(st["exp_avg"].detach().cpu().numpy(), kind)
+                out[f"{tag}/v/{name}"] = from_torch_layout(st["exp_avg_sq"].detach().cpu().numpy(), kind)
+            out[f"{tag}/step"] = np.array(max(steps))
+        return out
 
     def synchronize(self) -> None:
         if self.dev.type == "cuda":

@@ -3,8 +3,11 @@
 Data layout inside PyTorch is NCHW; the two places where a flat vector meets
 a feature map (G's projection, D's flatten) go through NHWC order so that the
 canonical (Keras-layout) dense kernels mean the same thing in both frameworks.
-Padding follows the PyTorch convention (runkit.params.conv_padding): symmetric
-``p`` for convs, ``padding=p, output_padding=op`` for transposed convs.
+Padding (runkit.params.stride2_padding / conv_pads): ``symmetric`` is
+PyTorch's own (``padding=p`` for convs, ``padding=p, output_padding=op`` for
+transposed convs); ``same`` is TensorFlow's 'SAME', which pads/crops less
+before than after for kernel 5: convs get an explicit ``nn.ZeroPad2d``, and
+transposed convs crop their full output themselves.
 """
 from __future__ import annotations
 
@@ -13,46 +16,82 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ganbench.runkit import conv_padding, dcgan_dims
+from ganbench.runkit import conv_pads, dcgan_dims, stride2_padding
+
+
+def hidden_activation(arch: dict) -> nn.Module:
+    if arch["hidden_activation"] == "leaky_relu":
+        return nn.LeakyReLU(arch["leaky_slope"])
+    return nn.ReLU()
 
 
 class BasicG(nn.Module):
-    def __init__(self, z_dim: int, hidden: int, out_dim: int, output: str):
+    def __init__(self, z_dim: int, hidden: int, out_dim: int, arch: dict):
         super().__init__()
         self.fc1 = nn.Linear(z_dim, hidden)
+        self.act = hidden_activation(arch)
         self.fc2 = nn.Linear(hidden, out_dim)
-        self.output = output
+        self.out = nn.Sigmoid() if arch["output"] == "sigmoid" else nn.Tanh()
 
     def forward(self, z):
-        h = self.fc2(F.relu(self.fc1(z)))
-        return torch.sigmoid(h) if self.output == "sigmoid" else torch.tanh(h)
+        return self.out(self.fc2(self.act(self.fc1(z))))
 
 
 class BasicD(nn.Module):
-    def __init__(self, in_dim: int, hidden: int):
+    def __init__(self, in_dim: int, hidden: int, arch: dict):
         super().__init__()
         self.fc1 = nn.Linear(in_dim, hidden)
+        self.act = hidden_activation(arch)
         self.fc2 = nn.Linear(hidden, 1)
 
     def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x))).squeeze(1)  # logits [N]
+        return self.fc2(self.act(self.fc1(x))).squeeze(1)  # logits [N]
+
+
+class Deconv(nn.Module):
+    """Stride-2 transposed conv whose full output is cropped ``before``/``after`` (S -> 2S)."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, before: int, after: int, bias: bool):
+        super().__init__()
+        # PyTorch crops `padding` on both sides and gives back `output_padding` at the end
+        # (symmetric k=5: 2 before, 1 after); a larger crop after ('same' k=5: 1/2) is done below
+        self.conv = nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=before,
+                                       output_padding=max(0, before - after), bias=bias)
+        self.extra = max(0, after - before)
+
+    @property
+    def weight(self):
+        return self.conv.weight
+
+    @property
+    def bias(self):
+        return self.conv.bias
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.extra:
+            y = y[..., : y.shape[-2] - self.extra, : y.shape[-1] - self.extra]
+        return y
 
 
 class DCGANG(nn.Module):
     def __init__(self, spec: dict):
         super().__init__()
         d = dcgan_dims(spec)
+        a = spec["arch"]
         self.c0, n, k = d["c0"], d["n"], d["k"]
-        p, op = conv_padding(k)
-        mom, eps = spec["arch"]["bn_momentum"], spec["arch"]["bn_eps"]
+        before, after = stride2_padding(spec)
+        bn = a["batch_norm"]
+        mom, eps = a["bn_momentum"], a["bn_eps"]
         ch = d["g_channels"]
-        self.fc = nn.Linear(spec["z_dim"], 16 * self.c0, bias=False)
-        self.bn0 = nn.BatchNorm2d(self.c0, eps=eps, momentum=mom)
+        self.fc = nn.Linear(spec["z_dim"], 16 * self.c0, bias=not bn)
+        # without batch norm: identity layers and a bias on every layer instead
+        norm = (lambda c: nn.BatchNorm2d(c, eps=eps, momentum=mom)) if bn else (lambda c: nn.Identity())
+        self.bn0 = norm(self.c0)
         self.deconvs = nn.ModuleList(
-            nn.ConvTranspose2d(ch[i], ch[i + 1], k, stride=2, padding=p, output_padding=op, bias=(i == n - 1))
-            for i in range(n)
+            Deconv(ch[i], ch[i + 1], k, before, after, bias=(i == n - 1) or not bn) for i in range(n)
         )
-        self.bns = nn.ModuleList(nn.BatchNorm2d(ch[i + 1], eps=eps, momentum=mom) for i in range(n - 1))
+        self.bns = nn.ModuleList(norm(ch[i + 1]) for i in range(n - 1))
 
     def forward(self, z):
         h = self.fc(z).view(-1, 4, 4, self.c0).permute(0, 3, 1, 2)  # NHWC order -> NCHW
@@ -66,20 +105,27 @@ class DCGAND(nn.Module):
     def __init__(self, spec: dict):
         super().__init__()
         d = dcgan_dims(spec)
+        a = spec["arch"]
         n, k = d["n"], d["k"]
-        p, _ = conv_padding(k)
-        mom, eps = spec["arch"]["bn_momentum"], spec["arch"]["bn_eps"]
+        before, after = conv_pads(spec)
+        bn = a["batch_norm"]
+        mom, eps = a["bn_momentum"], a["bn_eps"]
+        self.slope = a["leaky_slope"]
         ch = d["d_channels"]
+        # symmetric padding is the conv's own; 'same' (asymmetric for k=5) pads explicitly
+        self.pad = nn.ZeroPad2d((before, after, before, after)) if before != after else nn.Identity()
+        p = before if before == after else 0
         self.convs = nn.ModuleList(
-            nn.Conv2d(ch[i], ch[i + 1], k, stride=2, padding=p, bias=(i == 0)) for i in range(n)
+            nn.Conv2d(ch[i], ch[i + 1], k, stride=2, padding=p, bias=(i == 0) or not bn) for i in range(n)
         )
-        self.bns = nn.ModuleList(nn.BatchNorm2d(ch[i + 1], eps=eps, momentum=mom) for i in range(1, n))
+        norm = (lambda c: nn.BatchNorm2d(c, eps=eps, momentum=mom)) if bn else (lambda c: nn.Identity())
+        self.bns = nn.ModuleList(norm(ch[i + 1]) for i in range(1, n))
         self.fc = nn.Linear(16 * ch[-1], 1)
 
     def forward(self, x):
-        h = F.leaky_relu(self.convs[0](x), 0.2)
+        h = F.leaky_relu(self.convs[0](self.pad(x)), self.slope)
         for conv, bn in zip(self.convs[1:], self.bns):
-            h = F.leaky_relu(bn(conv(h)), 0.2)
+            h = F.leaky_relu(bn(conv(self.pad(h))), self.slope)
         h = h.permute(0, 2, 3, 1).flatten(1)  # flatten in NHWC order
         return self.fc(h).squeeze(1)  # logits [N]
 
@@ -88,7 +134,7 @@ def build(spec: dict) -> tuple[nn.Module, nn.Module]:
     if spec["model"] == "basic":
         a = spec["arch"]
         d = spec["image_size"] ** 2 * spec["channels"]
-        return BasicG(spec["z_dim"], a["hidden"], d, a["output"]), BasicD(d, a["hidden"])
+        return BasicG(spec["z_dim"], a["hidden"], d, a), BasicD(d, a["hidden"], a)
     return DCGANG(spec), DCGAND(spec)
 
 
@@ -112,11 +158,15 @@ def canonical_tensors(spec: dict, G: nn.Module, D: nn.Module) -> dict[str, tuple
         for k, attr in _BN.items():
             out[f"{prefix}/{k}"] = (getattr(mod, attr), "vector")
 
+    has_bn = spec["arch"]["batch_norm"]
     out["G/fc/kernel"] = (G.fc.weight, "dense")
-    bn("G/bn0", G.bn0)
+    if has_bn:
+        bn("G/bn0", G.bn0)
+    else:  # the linear's bias follows the NHWC flatten order of its output, like the kernel's columns
+        out["G/fc/bias"] = (G.fc.bias, "vector")
     for i in range(1, n + 1):
         out[f"G/deconv{i}/kernel"] = (G.deconvs[i - 1].weight, "deconv")
-        if i < n:
+        if i < n and has_bn:
             bn(f"G/bn{i}", G.bns[i - 1])
         else:
             out[f"G/deconv{i}/bias"] = (G.deconvs[i - 1].bias, "vector")
@@ -124,7 +174,10 @@ def canonical_tensors(spec: dict, G: nn.Module, D: nn.Module) -> dict[str, tuple
     out["D/conv0/bias"] = (D.convs[0].bias, "vector")
     for i in range(1, n):
         out[f"D/conv{i}/kernel"] = (D.convs[i].weight, "conv")
-        bn(f"D/bn{i}", D.bns[i - 1])
+        if has_bn:
+            bn(f"D/bn{i}", D.bns[i - 1])
+        else:
+            out[f"D/conv{i}/bias"] = (D.convs[i].bias, "vector")
     out["D/fc/kernel"] = (D.fc.weight, "dense")
     out["D/fc/bias"] = (D.fc.bias, "vector")
     return out

@@ -65,7 +65,10 @@ class Engine:
             self.G, self.D = build(spec)
             o = spec["optim"]
             self.opt_d = PaperAdam(self.D.train_vars, **o["d"], name="adam_d")
-            self.opt_g = PaperAdam(self.G.train_vars, **o["g"], name="adam_g")
+            # freeze_d false (the source's bug): G's optimizer owns G's *and* D's variables, so in
+            # every G step D moves under G's Adam (its own moments and step count for D)
+            self.g_step_vars = self.G.train_vars + ([] if spec["freeze_d"] else self.D.train_vars)
+            self.opt_g = PaperAdam(self.g_step_vars, **o["g"], name="adam_g")
         mul, add = runkit.SCALE[runkit.output_kind(spec)]
         self._mul, self._add = float(mul), float(add)
         self.data = None
@@ -135,17 +138,11 @@ class Engine:
                 lf_ = D(fake, training=True)
                 loss_d = self._d_loss(lr_, lf_)
             self.opt_d.apply(tape.gradient(loss_d, D.train_vars), D.train_vars)
-        freeze = s["freeze_d"]
         for k in range(s["g_steps"]):
             z = noise[runkit.g_noise_index(s, k)]
             with tf.GradientTape() as tape:
                 loss_g = self._g_loss(D(G(z, training=True), training=True))
-            targets = G.train_vars if freeze else G.train_vars + D.train_vars
-            grads = tape.gradient(loss_g, targets)
-            ng = len(G.train_vars)
-            self.opt_g.apply(grads[:ng], G.train_vars)
-            if not freeze:  # the tutorial bug: D follows the G-step loss too
-                self.opt_d.apply(grads[ng:], D.train_vars)
+            self.opt_g.apply(tape.gradient(loss_g, self.g_step_vars), self.g_step_vars)
         return tf.stack([loss_d, loss_g, tf.reduce_mean(tf.sigmoid(lr_)), tf.reduce_mean(tf.sigmoid(lf_))])
 
     def _chunk(self, idx, noise):
@@ -180,6 +177,21 @@ class Engine:
     def optimizer_steps(self) -> tuple[int, int]:
         """(Adam steps taken by D's optimizer, by G's optimizer)."""
         return int(self.opt_d.t.numpy()), int(self.opt_g.t.numpy())
+
+    def optimizer_state(self) -> dict:
+        """Adam state in canonical names/layouts: ``{opt}/step``, ``{opt}/m/<name>``, ``{opt}/v/<name>``
+        for opt in d, g (only the variables the optimizer owns and has stepped)."""
+        names = {id(v): name for name, v in self._all_vars().items()}
+        g_vars = self.g_step_vars
+        out = {}
+        for tag, opt, variables in (("d", self.opt_d, self.D.train_vars), ("g", self.opt_g, g_vars)):
+            t = int(opt.t.numpy())
+            out[f"{tag}/step"] = np.array(t)
+            if t:
+                for var, m, v in zip(variables, opt.m, opt.v):  # moments in PyTorch's convention (adam.py)
+                    out[f"{tag}/m/{names[id(var)]}"] = m.numpy() * np.float32(opt.c1)
+                    out[f"{tag}/v/{names[id(var)]}"] = v.numpy() * np.float32(opt.c2)
+        return out
 
     def synchronize(self) -> None:
         # TF has no public device barrier; reading a value back waits for queued work

@@ -4,9 +4,10 @@ The canonical layout *is* the TensorFlow one (dense (in, out), conv HWIO,
 transposed conv (kh, kw, out, in)), so states load without transposition.
 To compute exactly what the PyTorch twin computes:
 
-* convs pad explicitly and symmetrically (``p`` each side, PyTorch's
-  convention) instead of 'SAME', which pads 1/2 for kernel 5;
-* transposed convs compute the full 'VALID' output ``(H-1)*2 + k`` and crop
+* ``arch.padding: same`` is TensorFlow's own ``padding='SAME'`` (pads/crops
+  1 before and 2 after for kernel 5, as the TensorFlow sources did);
+  ``symmetric`` (PyTorch's convention) pads convs explicitly (``p`` each
+  side) and crops the full 'VALID' output ``(H-1)*2 + k`` of transposed convs
   ``p`` before and ``p - output_padding`` after, i.e. PyTorch's
   ``ConvTranspose2d(padding=p, output_padding=op)``;
 * batch norm is written out (:class:`BatchNorm`): batch statistics with the
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ganbench.runkit import conv_padding, dcgan_dims, param_specs
+from ganbench.runkit import conv_pads, dcgan_dims, param_specs, stride2_padding
 
 
 class CanonicalModule(tf.Module):
@@ -58,13 +59,21 @@ class BatchNorm:
         return tf.nn.batch_normalization(x, mean, var, self.beta, self.gamma, self.eps)
 
 
+def hidden_activation(arch: dict):
+    if arch["hidden_activation"] == "leaky_relu":
+        slope = arch["leaky_slope"]
+        return lambda x: tf.nn.leaky_relu(x, alpha=slope)
+    return tf.nn.relu
+
+
 class BasicG(CanonicalModule):
     def __init__(self, spec):
         super().__init__(spec, "G")
         self.output = spec["arch"]["output"]
+        self.act = hidden_activation(spec["arch"])
 
     def __call__(self, z, training=True):
-        h = tf.nn.relu(tf.matmul(z, self.v("fc1/kernel")) + self.v("fc1/bias"))
+        h = self.act(tf.matmul(z, self.v("fc1/kernel")) + self.v("fc1/bias"))
         h = tf.matmul(h, self.v("fc2/kernel")) + self.v("fc2/bias")
         return tf.sigmoid(h) if self.output == "sigmoid" else tf.tanh(h)
 
@@ -72,9 +81,10 @@ class BasicG(CanonicalModule):
 class BasicD(CanonicalModule):
     def __init__(self, spec):
         super().__init__(spec, "D")
+        self.act = hidden_activation(spec["arch"])
 
     def __call__(self, x, training=True):
-        h = tf.nn.relu(tf.matmul(x, self.v("fc1/kernel")) + self.v("fc1/bias"))
+        h = self.act(tf.matmul(x, self.v("fc1/kernel")) + self.v("fc1/bias"))
         return tf.squeeze(tf.matmul(h, self.v("fc2/kernel")) + self.v("fc2/bias"), axis=1)
 
 
@@ -82,45 +92,65 @@ class DCGANG(CanonicalModule):
     def __init__(self, spec):
         super().__init__(spec, "G")
         d = dcgan_dims(spec)
-        self.n, self.c0, self.k = d["n"], d["c0"], d["k"]
-        self.p, self.op = conv_padding(self.k)
-        self.ch = d["g_channels"]
         a = spec["arch"]
-        self.bn = [BatchNorm(self, f"bn{i}", a["bn_momentum"], a["bn_eps"]) for i in range(self.n)]
+        self.n, self.c0, self.k = d["n"], d["c0"], d["k"]
+        self.same = a["padding"] == "same"
+        self.crop, _ = stride2_padding(spec)
+        self.ch = d["g_channels"]
+        self.has_bn = a["batch_norm"]
+        if self.has_bn:
+            self.bn = [BatchNorm(self, f"bn{i}", a["bn_momentum"], a["bn_eps"]) for i in range(self.n)]
 
     def _deconv(self, x, i):
         kernel = self.v(f"deconv{i}/kernel")
         b, h = tf.shape(x)[0], x.shape[1]
-        full = (h - 1) * 2 + self.k
-        y = tf.nn.conv2d_transpose(x, kernel, output_shape=tf.stack([b, full, full, self.ch[i]]),
-                                   strides=2, padding="VALID")
-        return y[:, self.p:self.p + 2 * h, self.p:self.p + 2 * h, :]
+        if self.same:
+            y = tf.nn.conv2d_transpose(x, kernel, output_shape=tf.stack([b, 2 * h, 2 * h, self.ch[i]]),
+                                       strides=2, padding="SAME")
+        else:
+            full = (h - 1) * 2 + self.k
+            y = tf.nn.conv2d_transpose(x, kernel, output_shape=tf.stack([b, full, full, self.ch[i]]),
+                                       strides=2, padding="VALID")
+            y = y[:, self.crop:self.crop + 2 * h, self.crop:self.crop + 2 * h, :]
+        if i == self.n or not self.has_bn:
+            y = y + self.v(f"deconv{i}/bias")
+        return y
+
+    def _norm(self, h, i, training):
+        return self.bn[i](h, training) if self.has_bn else h
 
     def __call__(self, z, training=True):
-        h = tf.reshape(tf.matmul(z, self.v("fc/kernel")), [-1, 4, 4, self.c0])
-        h = tf.nn.relu(self.bn[0](h, training))
+        h = tf.matmul(z, self.v("fc/kernel"))
+        if not self.has_bn:
+            h = h + self.v("fc/bias")
+        h = tf.nn.relu(self._norm(tf.reshape(h, [-1, 4, 4, self.c0]), 0, training))
         for i in range(1, self.n):
-            h = tf.nn.relu(self.bn[i](self._deconv(h, i), training))
-        return tf.tanh(self._deconv(h, self.n) + self.v(f"deconv{self.n}/bias"))
+            h = tf.nn.relu(self._norm(self._deconv(h, i), i, training))
+        return tf.tanh(self._deconv(h, self.n))
 
 
 class DCGAND(CanonicalModule):
     def __init__(self, spec):
         super().__init__(spec, "D")
         d = dcgan_dims(spec)
-        self.n = d["n"]
-        p, _ = conv_padding(d["k"])
-        self.pad = [[0, 0], [p, p], [p, p], [0, 0]]
         a = spec["arch"]
-        self.bn = [None] + [BatchNorm(self, f"bn{i}", a["bn_momentum"], a["bn_eps"]) for i in range(1, self.n)]
+        self.n = d["n"]
+        before, after = conv_pads(spec)
+        self.pad = "SAME" if a["padding"] == "same" else [[0, 0], [before, after], [before, after], [0, 0]]
+        self.slope = a["leaky_slope"]
+        self.has_bn = a["batch_norm"]
+        if self.has_bn:
+            self.bn = [None] + [BatchNorm(self, f"bn{i}", a["bn_momentum"], a["bn_eps"]) for i in range(1, self.n)]
 
     def _conv(self, x, i):
         return tf.nn.conv2d(x, self.v(f"conv{i}/kernel"), strides=2, padding=self.pad)
 
     def __call__(self, x, training=True):
-        h = tf.nn.leaky_relu(self._conv(x, 0) + self.v("conv0/bias"), 0.2)
+        h = tf.nn.leaky_relu(self._conv(x, 0) + self.v("conv0/bias"), self.slope)
         for i in range(1, self.n):
-            h = tf.nn.leaky_relu(self.bn[i](self._conv(h, i), training), 0.2)
+            h = self._conv(h, i)
+            h = self.bn[i](h, training) if self.has_bn else h + self.v(f"conv{i}/bias")
+            h = tf.nn.leaky_relu(h, self.slope)
         h = tf.reshape(h, [tf.shape(h)[0], -1])  # NHWC flatten
         return tf.squeeze(tf.matmul(h, self.v("fc/kernel")) + self.v("fc/bias"), axis=1)
 

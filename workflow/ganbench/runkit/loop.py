@@ -15,17 +15,27 @@ divergence, outputs) happens here, identically for every framework.
                              (the only host sync of a chunk)
 ``generate(z)``              G in inference mode (BN running statistics), float32
                              canonical layout, numpy
+``forward_d(x, training)``   D's logits for model-range float32 inputs (canonical layout),
+                             numpy; ``training=False`` = inference mode (the log probes)
 ``synchronize()``            wait for queued device work
 ``peak_device_mb()``         float, or None on CPU
 
 Timing (timing.json): ``setup_s`` = process start to the first step (imports,
 data, model build, transfer); ``first_step_s`` = the first iteration alone,
 synchronised (tracing/compilation, warm-up); then iterations run in chunks that
-end at every log (and grid) boundary; a chunk's clock includes preparing its
+end at every log (grid, curve) boundary; a chunk's clock includes preparing its
 noise/indices on the host, the one transfer, the iterations and the
-synchronising fetch of its stats. ``train_s`` = sum of chunk times (first step
-excluded), ``median_step_ms`` = median over chunks of chunk time / iterations,
-``images_per_s`` = batch_size * d_steps * iterations / train_s.
+synchronising fetch of its stats. Only *steady* chunks count: after the first
+step and with finite losses. ``train_s`` = sum of their times,
+``median_step_ms`` = median over them of chunk time / iterations,
+``images_per_s`` = batch_size * d_steps * iterations / train_s; all three null
+when there is no steady chunk.
+
+Divergence: non-finite losses are found at the chunk's sync; the run stops
+there and reports the exact first non-finite iteration (status.json ``step``,
+timing.json ``steps_done``, the last log.csv row). ``samples.npz`` then holds
+no images (``[0, S, S, C]``), ``grid.png`` is blank and no further curve
+samples are written: nothing is ever drawn from non-finite weights.
 """
 from __future__ import annotations
 
@@ -64,19 +74,73 @@ def thread_count(spec: dict) -> int | None:
     return int(n) if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
+def curve_steps(spec: dict) -> list[int]:
+    """Iterations after which curve samples are written: each curve fraction of ``steps``
+    (rounded to the nearest iteration, at least 1), plus the end; none without fractions."""
+    fr = spec.get("curve_fractions") or []
+    if not fr:
+        return []
+    steps = spec["steps"]
+    return sorted({min(steps, max(1, int(round(f * steps)))) for f in fr} | {steps})
+
+
 def chunk_ends(spec: dict) -> list[int]:
-    """Last iteration of each chunk: 1 (the first step alone), then log/grid boundaries."""
+    """Last iteration of each chunk: 1 (the first step alone), then log/grid/curve boundaries."""
     steps, log_every, grid_every = spec["steps"], spec["log_every"], spec["grid_every"]
     per_iter = rdata.noise_batches_per_iteration(spec) * spec["batch_size"] * spec["z_dim"]
     max_chunk = max(1, MAX_CHUNK_FLOATS // per_iter)
+    curve = curve_steps(spec)
     ends, cur = [1], 1
     while cur < steps:
         nxt = min(steps, (cur // log_every + 1) * log_every, cur + max_chunk)
         if grid_every > 0:
             nxt = min(nxt, (cur // grid_every + 1) * grid_every)
+        later = [c for c in curve if c > cur]
+        if later:
+            nxt = min(nxt, later[0])
         ends.append(nxt)
         cur = nxt
     return ends
+
+
+def test_nan_step() -> int | None:
+    """GANBENCH_TEST_NAN_AT_STEP=N (tests only): report a NaN d_loss at iteration N."""
+    env = os.environ.get("GANBENCH_TEST_NAN_AT_STEP", "").strip()
+    return int(env) if env else None
+
+
+test_nan_step.__test__ = False  # not a pytest test
+
+
+class Probes:
+    """Fixed probe batches (``probe_size`` training and test images, drawn once from the
+    ``probe`` stream) and mean D(x) on them, D in inference mode."""
+
+    def __init__(self, spec: dict, data_path, train_images: np.ndarray, rng: np.random.Generator):
+        self.n = spec["probe_size"]
+        self.kind = rdata.output_kind(spec)
+        self.train = self.test = None
+        if self.n == 0:
+            return
+        pick = rng.choice(len(train_images), size=min(self.n, len(train_images)), replace=False)
+        self.train = rdata.scale_np(train_images[np.sort(pick)], self.kind)
+        with np.load(data_path) as npz:
+            test = npz["test_images"] if "test_images" in npz.files else None
+        if test is None:
+            print(f"[ganbench] {data_path}: no 'test_images'; d_probe_test stays NaN", file=sys.stderr)
+            return
+        pick = rng.choice(len(test), size=min(self.n, len(test)), replace=False)
+        self.test = rdata.scale_np(rdata.prepare_images(test[np.sort(pick)], spec), self.kind)
+
+    @staticmethod
+    def _mean_d(engine, x) -> float:
+        if x is None:
+            return math.nan
+        logits = np.asarray(engine.forward_d(x, training=False), dtype=np.float64)
+        return float(np.mean(1.0 / (1.0 + np.exp(-logits))))
+
+    def measure(self, engine) -> tuple[float, float]:
+        return self._mean_d(engine, self.train), self._mean_d(engine, self.test)
 
 
 def generate_images(engine, spec: dict, z: np.ndarray) -> np.ndarray:
@@ -99,13 +163,17 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
     engine.set_data(images)
     planner = rdata.ChunkPlanner(spec, len(images), st.batches, st.noise)
     grid_z = rdata.sample_noise(st.grid, spec["prior"], (spec["grid_size"], spec["z_dim"]))
+    probes = Probes(spec, data_path, images, st.probe)
+    curve = set(curve_steps(spec))
+    curve_z = rdata.sample_noise(st.curve, spec["prior"], (spec["curve_samples"], spec["z_dim"])) if curve else None
+    nan_at = test_nan_step()
     engine.synchronize()
     setup_s = time.perf_counter() - t0
 
     log = outputs.LogWriter(out / "log.csv")
     status = {"status": "ok"}
     first_step_s = None
-    chunk_times: list[tuple[float, int]] = []
+    chunk_times: list[tuple[float, int]] = []  # steady chunks only: after the first step, all finite
     steps_done = 0
     t_train = time.perf_counter()
     bar = progress_bar(spec["steps"], desc=spec.get("run_id", "train"))
@@ -116,20 +184,25 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
             idx, noise = planner.plan(k)
             stats = engine.fetch(engine.train_chunk(idx, noise))
             dt = time.perf_counter() - t
-            if steps_done == 0 and k == 1:
-                first_step_s = dt
-            else:
-                chunk_times.append((dt, k))
             start = steps_done
-            steps_done = end
-            bar.update(k)
+            if nan_at is not None and start < nan_at <= end:
+                stats[nan_at - start - 1, 0] = math.nan
             bad = check_finite(stats)
+            if start == 0 and k == 1:
+                first_step_s = dt
+            elif bad is None:
+                chunk_times.append((dt, k))
+            steps_done = end if bad is None else start + bad + 1
+            bar.update(steps_done - start)
             last = len(stats) if bad is None else bad + 1
             elapsed = time.perf_counter() - t_train
             for i in range(last):
                 step = start + i + 1
-                if step % spec["log_every"] == 0 or step == spec["steps"] or (bad is not None and i == bad):
-                    log.row(step, *stats[i], elapsed)
+                if bad is not None and i == bad:
+                    log.row(step, *stats[i], elapsed)  # probes NaN: the weights may be NaN
+                elif step % spec["log_every"] == 0 or step == spec["steps"]:
+                    # logged steps end a chunk (chunk_ends), so the probes see the state after `step`
+                    log.row(step, *stats[i], elapsed, *probes.measure(engine))
             bar.set_postfix(d_loss=f"{stats[last - 1, 0]:.3f}", g_loss=f"{stats[last - 1, 1]:.3f}", refresh=False)
             if bad is not None:
                 step = start + bad + 1
@@ -138,24 +211,31 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
                           "reason": f"non-finite {' and '.join(which)} at step {step} "
                                     f"(d_loss={stats[bad, 0]}, g_loss={stats[bad, 1]})"}
                 break
+            if end in curve:
+                (out / "curve").mkdir(exist_ok=True)
+                outputs.write_samples(out / "curve" / f"samples_{end}.npz", generate_images(engine, spec, curve_z))
             if spec["grid_every"] > 0 and end % spec["grid_every"] == 0 and end != spec["steps"]:
                 outputs.write_grid(out / f"grid_{end}.png", generate_images(engine, spec, grid_z))
     finally:
         bar.close()
         log.close()
 
-    train_s = sum(dt for dt, _ in chunk_times)
     iters = sum(k for _, k in chunk_times)
     if iters:
+        train_s = sum(dt for dt, _ in chunk_times)
         median_ms = float(np.median([dt / k for dt, k in chunk_times])) * 1e3
         ips = spec["batch_size"] * spec["d_steps"] * iters / train_s if train_s > 0 else None
-    else:  # only the first step ran: report it rather than nothing
-        median_ms = first_step_s * 1e3 if first_step_s else None
-        ips = None
+    else:  # no steady chunk (only the first step ran, or the run diverged before one finished)
+        train_s = median_ms = ips = None
 
-    eval_z = rdata.sample_noise(st.eval, spec["prior"], (spec["eval_samples"], spec["z_dim"]))
-    outputs.write_samples(out / "samples.npz", generate_images(engine, spec, eval_z))
-    outputs.write_grid(out / "grid.png", generate_images(engine, spec, grid_z))
+    size, ch = spec["image_size"], spec["channels"]
+    if status["status"] == "ok":
+        eval_z = rdata.sample_noise(st.eval, spec["prior"], (spec["eval_samples"], spec["z_dim"]))
+        outputs.write_samples(out / "samples.npz", generate_images(engine, spec, eval_z))
+        outputs.write_grid(out / "grid.png", generate_images(engine, spec, grid_z))
+    else:  # never images from non-finite weights: no samples, a blank grid
+        outputs.write_samples(out / "samples.npz", np.zeros((0, size, size, ch), np.uint8))
+        outputs.write_grid(out / "grid.png", np.zeros((spec["grid_size"], size, size, ch), np.uint8))
     outputs.write_timing(out / "timing.json", {
         "device": engine.device,
         "framework": engine.framework,
@@ -170,7 +250,7 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
         "steps_done": steps_done,
         "timed_iterations": iters,
         "timed_chunks": len(chunk_times),
-        "timing_method": "synchronised chunks at log/grid boundaries; first step apart",
+        "timing_method": "synchronised chunks at log/grid/curve boundaries; first step and non-finite chunks apart",
         "threads": thread_count(spec),
         "compile": bool(spec["compile"]),
     })

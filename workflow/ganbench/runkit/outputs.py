@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-LOG_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "elapsed_s")
+LOG_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s")
 TIMING_KEYS = (
     "device",
     "framework",
@@ -92,7 +92,7 @@ def write_timing(path: str | Path, timing: dict) -> None:
 
 
 class LogWriter:
-    """log.csv with header ``step,d_loss,g_loss,d_real,d_fake,elapsed_s``; flushed per row."""
+    """log.csv with header :data:`LOG_COLUMNS`; flushed per row (probes NaN when not measured)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -102,8 +102,9 @@ class LogWriter:
         self._w.writerow(LOG_COLUMNS)
         self._fh.flush()
 
-    def row(self, step: int, d_loss, g_loss, d_real, d_fake, elapsed_s) -> None:
-        vals = [repr(float(v)) for v in (d_loss, g_loss, d_real, d_fake)]
+    def row(self, step: int, d_loss, g_loss, d_real, d_fake, elapsed_s, d_probe_train=math.nan,
+            d_probe_test=math.nan) -> None:
+        vals = [repr(float(v)) for v in (d_loss, g_loss, d_real, d_fake, d_probe_train, d_probe_test)]
         self._w.writerow([int(step), *vals, f"{float(elapsed_s):.4f}"])
         self._fh.flush()
 

@@ -12,19 +12,27 @@ in the order of :func:`param_specs` (G first, then D), and every impl loads
 them. A state (all parameters plus BN running statistics) is an npz keyed by
 these canonical names, so twin tests can move it between processes.
 
-Architectures
+Architectures (knobs in ``spec['arch']``, defaults in runkit.spec.ARCH_DEFAULTS)
 -------------
-basic: G ``z -> H (ReLU) -> 784 (sigmoid|tanh)``, D ``784 -> H (ReLU) -> 1 logit``;
-Xavier-uniform weights, zero biases.
+basic: G ``z -> H (act) -> 784 (sigmoid|tanh)``, D ``784 -> H (act) -> 1 logit``;
+act = ReLU or LeakyReLU(leaky_slope) (``hidden_activation``); weights
+``weight_init`` (default Xavier-uniform), every bias the constant ``bias_init``.
 
 dcgan (S = image_size, n = log2(S/4) up/down layers, W = base_width, C0 = W*2^(n-1)):
 G ``z -> linear 4*4*C0 (NHWC order) -> BN -> ReLU``, then n-1 transposed convs
 halving channels with BN + ReLU, then a transposed conv to ``channels`` with a
-bias and tanh. D: conv ``channels -> W`` with bias, LeakyReLU(0.2); n-1 convs
-doubling channels, BN, LeakyReLU(0.2); flatten (NHWC order) and a linear logit.
-All (transposed) convs have stride 2 and the symmetric padding of
-:func:`conv_padding`. Weights N(0, 0.02); BN gamma 1, beta 0; running mean 0,
-running var 1; layers followed by BN have no bias.
+bias and tanh. D: conv ``channels -> W`` with bias, LeakyReLU(leaky_slope); n-1
+convs doubling channels, BN, LeakyReLU; flatten (NHWC order) and a linear logit.
+All (transposed) convs have stride 2 and the padding of :func:`stride2_padding`.
+Weights ``weight_init`` (default N(0, init_std=0.02)); BN gamma 1, beta 0;
+running mean 0, running var 1; layers followed by BN have no bias. With
+``batch_norm: false`` there is no BN anywhere and every layer has a bias.
+Biases start at ``bias_init``.
+
+Initialisers: ``xavier_uniform`` U(-b, b), b = sqrt(6/(fan_in+fan_out))
+(TF's xavier_initializer / glorot_uniform); ``normal`` N(0, init_std);
+``truncated_normal`` N(0, init_std) with draws beyond 2 std redrawn (TF's
+truncated_normal_initializer).
 """
 from __future__ import annotations
 
@@ -41,7 +49,7 @@ BN_SUFFIXES = ("gamma", "beta", "moving_mean", "moving_var")
 class ParamSpec:
     name: str  # canonical name, e.g. "G/deconv1/kernel"
     shape: tuple
-    init: str  # xavier_uniform | normal_0.02 | zeros | ones
+    init: str  # weight (arch.weight_init) | bias (arch.bias_init) | zeros | ones
     layer: str  # dense | conv | deconv | bn | bias
     trainable: bool = True
 
@@ -64,6 +72,32 @@ def conv_padding(kernel_size: int) -> tuple[int, int]:
     if kernel_size == 5:
         return 2, 1
     raise ValueError(f"kernel_size must be 4 or 5, got {kernel_size}")
+
+
+def stride2_padding(spec: dict) -> tuple[int, int]:
+    """(before, after) padding of the stride-2 convs, = the crop of the transposed convs' full output.
+
+    ``symmetric`` (PyTorch convention): k=4 -> (1, 1), k=5 -> (2, 1) for the
+    transposed convs and (2, 2) for the convs -- see :func:`conv_padding`.
+    ``same`` (TensorFlow 'SAME' at stride 2): ``(k-2)//2`` before and the rest
+    after, for both: k=5 -> (1, 2), k=4 -> (1, 1) (equal to symmetric).
+    Returns the *transposed-conv crop* for symmetric; use :func:`conv_pads`
+    for the convs.
+    """
+    k = spec["arch"]["kernel_size"]
+    if spec["arch"].get("padding", "symmetric") == "same":
+        return (k - 2) // 2, k - 2 - (k - 2) // 2
+    p, op = conv_padding(k)
+    return p, p - op
+
+
+def conv_pads(spec: dict) -> tuple[int, int]:
+    """(before, after) zero padding of D's stride-2 convs (see :func:`stride2_padding`)."""
+    k = spec["arch"]["kernel_size"]
+    if spec["arch"].get("padding", "symmetric") == "same":
+        return (k - 2) // 2, k - 2 - (k - 2) // 2
+    p, _ = conv_padding(k)
+    return p, p
 
 
 def dcgan_dims(spec: dict) -> dict:
@@ -97,27 +131,33 @@ def param_specs(spec: dict) -> list[ParamSpec]:
         out = []
         for net, dims in (("G", (z, h, d)), ("D", (d, h, 1))):
             for i in (1, 2):
-                out.append(ParamSpec(f"{net}/fc{i}/kernel", (dims[i - 1], dims[i]), "xavier_uniform", "dense"))
-                out.append(ParamSpec(f"{net}/fc{i}/bias", (dims[i],), "zeros", "bias"))
+                out.append(ParamSpec(f"{net}/fc{i}/kernel", (dims[i - 1], dims[i]), "weight", "dense"))
+                out.append(ParamSpec(f"{net}/fc{i}/bias", (dims[i],), "bias", "bias"))
         return out
     dims = dcgan_dims(spec)
     n, c0, k = dims["n"], dims["c0"], dims["k"]
     gc, dc = dims["g_channels"], dims["d_channels"]
-    out = [ParamSpec("G/fc/kernel", (z, 16 * c0), "normal_0.02", "dense")]
-    out += _bn("G/bn0", c0)
+    bn = spec["arch"].get("batch_norm", True)
+
+    def norm(prefix: str, layer: str, c: int) -> list[ParamSpec]:
+        """BN after a layer, or (batch_norm off) the layer's own bias."""
+        return _bn(prefix, c) if bn else [ParamSpec(f"{layer}/bias", (c,), "bias", "bias")]
+
+    out = [ParamSpec("G/fc/kernel", (z, 16 * c0), "weight", "dense")]
+    out += _bn("G/bn0", c0) if bn else [ParamSpec("G/fc/bias", (16 * c0,), "bias", "bias")]
     for i in range(1, n + 1):
-        out.append(ParamSpec(f"G/deconv{i}/kernel", (k, k, gc[i], gc[i - 1]), "normal_0.02", "deconv"))
+        out.append(ParamSpec(f"G/deconv{i}/kernel", (k, k, gc[i], gc[i - 1]), "weight", "deconv"))
         if i < n:
-            out += _bn(f"G/bn{i}", gc[i])
+            out += norm(f"G/bn{i}", f"G/deconv{i}", gc[i])
         else:
-            out.append(ParamSpec(f"G/deconv{i}/bias", (gc[i],), "zeros", "bias"))
-    out.append(ParamSpec("D/conv0/kernel", (k, k, dc[0], dc[1]), "normal_0.02", "conv"))
-    out.append(ParamSpec("D/conv0/bias", (dc[1],), "zeros", "bias"))
+            out.append(ParamSpec(f"G/deconv{i}/bias", (gc[i],), "bias", "bias"))
+    out.append(ParamSpec("D/conv0/kernel", (k, k, dc[0], dc[1]), "weight", "conv"))
+    out.append(ParamSpec("D/conv0/bias", (dc[1],), "bias", "bias"))
     for i in range(1, n):
-        out.append(ParamSpec(f"D/conv{i}/kernel", (k, k, dc[i], dc[i + 1]), "normal_0.02", "conv"))
-        out += _bn(f"D/bn{i}", dc[i + 1])
-    out.append(ParamSpec("D/fc/kernel", (16 * dc[-1], 1), "normal_0.02", "dense"))
-    out.append(ParamSpec("D/fc/bias", (1,), "zeros", "bias"))
+        out.append(ParamSpec(f"D/conv{i}/kernel", (k, k, dc[i], dc[i + 1]), "weight", "conv"))
+        out += norm(f"D/bn{i}", f"D/conv{i}", dc[i + 1])
+    out.append(ParamSpec("D/fc/kernel", (16 * dc[-1], 1), "weight", "dense"))
+    out.append(ParamSpec("D/fc/bias", (1,), "bias", "bias"))
     return out
 
 
@@ -133,15 +173,36 @@ def xavier_bound(shape: tuple) -> float:
     return math.sqrt(6.0 / (fan_in + fan_out))
 
 
+def truncated_normal(rng: np.random.Generator, std: float, shape: tuple) -> np.ndarray:
+    """N(0, std) with every draw beyond 2 std redrawn (TF's truncated_normal_initializer)."""
+    arr = rng.normal(0.0, std, size=shape)
+    bad = np.abs(arr) > 2.0 * std
+    while bad.any():
+        arr[bad] = rng.normal(0.0, std, size=int(bad.sum()))
+        bad = np.abs(arr) > 2.0 * std
+    return arr
+
+
 def init_params(spec: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Initial state (float32, canonical layout) drawn from ``rng`` in canonical order."""
+    arch = spec["arch"]
+    w_init, std, bias = arch.get("weight_init"), arch.get("init_std", 0.02), arch.get("bias_init", 0.0)
+    if w_init is None:
+        w_init = "xavier_uniform" if spec["model"] == "basic" else "normal"
     state = {}
     for p in param_specs(spec):
-        if p.init == "xavier_uniform":
-            b = xavier_bound(p.shape)
-            arr = rng.uniform(-b, b, size=p.shape)
-        elif p.init == "normal_0.02":
-            arr = rng.normal(0.0, 0.02, size=p.shape)
+        if p.init == "weight":
+            if w_init == "xavier_uniform":
+                b = xavier_bound(p.shape)
+                arr = rng.uniform(-b, b, size=p.shape)
+            elif w_init == "normal":
+                arr = rng.normal(0.0, std, size=p.shape)
+            elif w_init == "truncated_normal":
+                arr = truncated_normal(rng, std, p.shape)
+            else:
+                raise ValueError(f"unknown weight_init {w_init!r}")
+        elif p.init == "bias":
+            arr = np.full(p.shape, bias)
         elif p.init == "zeros":
             arr = np.zeros(p.shape)
         elif p.init == "ones":

@@ -18,9 +18,17 @@ G_LOSSES = ("nonsaturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
 
 ARCH_DEFAULTS = {
-    "basic": {"hidden": 128, "output": "sigmoid"},
-    "dcgan": {"base_width": 64, "kernel_size": 5, "bn_momentum": 0.1, "bn_eps": 1e-5},
+    "basic": {"hidden": 128, "output": "sigmoid", "hidden_activation": "relu", "leaky_slope": 0.2,
+              "weight_init": "xavier_uniform", "init_std": 0.02, "bias_init": 0.0},
+    "dcgan": {"base_width": 64, "kernel_size": 5, "padding": "symmetric", "batch_norm": True, "bn_momentum": 0.1,
+              "bn_eps": 1e-5, "weight_init": "normal", "init_std": 0.02, "bias_init": 0.0, "leaky_slope": 0.2},
 }
+WEIGHT_INITS = ("xavier_uniform", "normal", "truncated_normal")
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu")
+PADDINGS = ("symmetric", "same")
+# optional top-level keys: key -> default (validated below)
+# (recipe and deviations are informational and optional; curve_samples defaults to eval_samples)
+OPTIONAL_DEFAULTS = {"probe_size": 256, "curve_fractions": []}
 ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
 # key -> (python types, required)
@@ -135,12 +143,48 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
         if not o["eps"] > 0:
             raise bad(f"optim.{net}.eps", f"must be > 0, got {o['eps']!r}")
 
+    # optional keys: probes, learning-curve samples, recipe bookkeeping
+    for k, default in OPTIONAL_DEFAULTS.items():
+        spec.setdefault(k, default)
+    spec.setdefault("curve_samples", spec["eval_samples"])
+    if not (_type_ok(spec["probe_size"], (int,)) and spec["probe_size"] >= 0):
+        raise bad("probe_size", f"must be an int >= 0, got {spec['probe_size']!r}")
+    if not (_type_ok(spec["curve_samples"], (int,)) and spec["curve_samples"] > 0):
+        raise bad("curve_samples", f"must be an int > 0, got {spec['curve_samples']!r}")
+    fr = spec["curve_fractions"]
+    if not isinstance(fr, list) or not all(_type_ok(f, (int, float)) and 0 < f < 1 for f in fr):
+        raise bad("curve_fractions", f"must be a list of numbers in (0, 1), got {fr!r}")
+    spec["curve_fractions"] = [float(f) for f in fr]
+    if "recipe" in spec and not isinstance(spec["recipe"], str):
+        raise bad("recipe", f"must be a string, got {spec['recipe']!r}")
+    if "deviations" in spec and not isinstance(spec["deviations"], dict):
+        raise bad("deviations", f"must be an object, got {spec['deviations']!r}")
+
     # architecture
     model = spec["model"]
     arch = spec["arch"]
     for k, default in ARCH_DEFAULTS[model].items():
         arch.setdefault(k, default)
+
+    def arch_number(key: str, lo: float, hi: float | None = None, lo_open: bool = False) -> None:
+        v = arch[key]
+        ok = _type_ok(v, (int, float)) and math.isfinite(v) and (v > lo if lo_open else v >= lo)
+        if hi is not None:
+            ok = ok and v < hi
+        if not ok:
+            rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'})"
+            raise bad(f"arch.{key}", f"must be a number in {rng}, got {v!r}")
+        arch[key] = float(v)
+
+    if arch["weight_init"] not in WEIGHT_INITS:
+        raise bad("arch.weight_init", f"must be one of {list(WEIGHT_INITS)}, got {arch['weight_init']!r}")
+    arch_number("init_std", 0.0, lo_open=True)
+    arch_number("bias_init", -math.inf)
+    arch_number("leaky_slope", 0.0, 1.0)
     if model == "basic":
+        if arch["hidden_activation"] not in HIDDEN_ACTIVATIONS:
+            raise bad("arch.hidden_activation",
+                      f"must be one of {list(HIDDEN_ACTIVATIONS)}, got {arch['hidden_activation']!r}")
         if spec["image_size"] != 28:
             raise bad("image_size", f"must be 28 for model 'basic', got {spec['image_size']}")
         if not (_type_ok(arch["hidden"], (int,)) and arch["hidden"] > 0):
@@ -162,6 +206,10 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
             raise bad("arch.bn_eps", f"must be > 0, got {e!r}")
         arch["bn_momentum"] = float(m)
         arch["bn_eps"] = float(e)
+        if arch["padding"] not in PADDINGS:
+            raise bad("arch.padding", f"must be one of {list(PADDINGS)}, got {arch['padding']!r}")
+        if not isinstance(arch["batch_norm"], bool):
+            raise bad("arch.batch_norm", f"must be true or false, got {arch['batch_norm']!r}")
     return spec
 
 

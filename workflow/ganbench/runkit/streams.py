@@ -11,6 +11,8 @@ so adding one never changes the numbers an existing stream produces.
 * ``eval``      the noise behind samples.npz
 * ``grid``      the fixed noise behind grid.png / grid_<step>.png
 * ``framework`` one integer to seed the framework (torch.manual_seed / tf.random.set_seed)
+* ``probe``     which training and test images form the fixed probe batches of log.csv
+* ``curve``     the fixed noise behind the learning-curve samples (curve/samples_<step>.npz)
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STREAM_NAMES = ("init", "batches", "noise", "eval", "grid", "framework")
+STREAM_NAMES = ("init", "batches", "noise", "eval", "grid", "framework", "probe", "curve")
 
 
 @dataclass
@@ -30,6 +32,8 @@ class RunStreams:
     eval: np.random.Generator
     grid: np.random.Generator
     framework: np.random.Generator
+    probe: np.random.Generator
+    curve: np.random.Generator
 
     def framework_seed(self) -> int:
         """A 31-bit seed for the framework's own RNG, derived from the run seed."""
