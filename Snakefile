@@ -18,6 +18,7 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+from ganbench.benchmark import shapes
 from ganbench.config import ConfigError, check_against_impls, validate_config
 from ganbench.grid import expand_runs
 from ganbench.gpu_slots import resolve_gpu_count
@@ -43,6 +44,7 @@ if config["impls"] is None:
 STUDY = config["name"]
 RUNS = expand_runs(config, config["impls"])
 RUN_IDS = list(RUNS)
+SHAPES = shapes(config, config["impls"]) if config["benchmark"]["enabled"] else []
 RESULTS = f"results/{STUDY}"
 RUN_DIR = f"{RESULTS}/runs/{{run_id}}"
 DATA = f"results/data/{config['dataset']}.npz"
@@ -51,11 +53,13 @@ TRAIN_THREADS = config["threads"] or (2 if N_GPUS else 1)
 
 wildcard_constraints:
     run_id="|".join(RUN_IDS) if RUN_IDS else "(?!)",
+    shape="|".join(SHAPES) if SHAPES else "(?!)",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -22,6 +22,7 @@ rule report:
     input:
         summary=f"{RESULTS}/summary.csv",
         config=f"{RESULTS}/config.json",
+        speed=f"{RESULTS}/speed.csv",
     output:
         html=f"reports/{STUDY}/index.html",
         figures=[

@@ -1,0 +1,35 @@
+rule benchmark:
+    """Step time of every impl on one recipe's model, alone on the machine (all cores, all GPUs)."""
+    input:
+        config=f"{RESULTS}/config.json",
+        data=DATA,
+    output:
+        f"{RESULTS}/benchmark/{{shape}}.json",
+    log:
+        f"{RESULTS}/logs/benchmark/{{shape}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/benchmark/{{shape}}.tsv"
+    params:
+        gpus=N_GPUS,
+    threads: workflow.cores
+    resources:
+        gpu=N_GPUS,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m ganbench.benchmark --config {input.config} --shape {wildcards.shape} --data {input.data}"
+        " --gpus {params.gpus} --out {output} > {log} 2>&1"
+
+
+rule speed:
+    """One table of the benchmark records: results/<study>/speed.csv."""
+    input:
+        expand(f"{RESULTS}/benchmark/{{shape}}.json", shape=SHAPES),
+    output:
+        f"{RESULTS}/speed.csv",
+    log:
+        f"{RESULTS}/logs/speed.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m ganbench.speed --out {output} {input} > {log} 2>&1"
