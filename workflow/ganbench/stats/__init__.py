@@ -1,0 +1,71 @@
+"""Statistics behind the report, one job per module:
+
+* ``tidy``      — typed summary rows, canonical deviations, arm keys;
+* ``arms``      — arms and pairing; the seed is the unit (impls averaged within a seed);
+* ``inference`` — tests and intervals (scipy.stats);
+* ``guard``     — the "did it learn" rule;
+* ``policy``    — the family, Holm in both directions, verdicts and their combination;
+* ``analysis``  — observations end to end;
+* ``tables``    — report tables.
+
+``analyse(summary, config)`` returns everything the report needs. Nothing here imports
+a deep-learning framework.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ganbench.observations import OBSERVATIONS
+from ganbench.stats import guard, inference, policy, tables, tidy
+from ganbench.stats.analysis import analyse_observations, runs_not_in_any_arm
+from ganbench.stats.inference import ALPHA, MIN_SEEDS, holm, t_interval
+from ganbench.stats.tables import condition_table, observations_frame
+from ganbench.stats.tidy import framework_key, normalize
+
+UNIT_RULE = (
+    "The seed is the unit of replication: a seed's twin implementations share initial weights, batches and "
+    "noise, so they are one replicate. Within a seed the implementations scored in both arms are averaged on "
+    "the endpoint's scale (log FID for FID-like scores, so effects are log-ratios shown as % change); n is the "
+    "number of seeds. Per-seed differences are tested with the paired t-test and the 95% t interval "
+    f"(at least {MIN_SEEDS} seeds; a BCa bootstrap interval is shown beside it from "
+    f"{inference.BCA_MIN_SEEDS} seeds)."
+)
+DIVERGED_RULE = (
+    "Divergence is an outcome, never imputed: a diverged run has no quality score and is left out of every "
+    "quality endpoint (listed below with the reason); per arm, a seed counts as diverged when at least half of "
+    "its runs diverged, and stability claims are judged on the divergence rate over seeds (Barnard's exact "
+    "test, exact Clopper-Pearson CI per arm, Newcombe CI of the difference) and on the seed spread of log FID "
+    "(Brown-Forsythe). Failed runs (the job did not finish) are not outcomes and are listed. Quality endpoints "
+    "use only runs that trained to the end with a finite score."
+)
+
+
+def analyse(summary: pd.DataFrame | None, config: dict | None = None, observations=OBSERVATIONS) -> dict:
+    df, measured = normalize(summary)
+    results, excluded = analyse_observations(df, measured, observations)
+    excluded = excluded + runs_not_in_any_arm(df, observations)
+    out_obs = []
+    for res in results:
+        obs = res.pop("obs")
+        out_obs.append({"id": obs.id, "title": obs.title, "claim": obs.claim, "source": obs.source,
+                        "kind": obs.kind, "recipes": obs.recipes, "factor": obs.factor, "notes": obs.notes,
+                        "treatment_label": obs.treatment_label, "control_label": obs.control_label,
+                        "treatment": obs.treatment, "control": obs.control, "combine": obs.combine,
+                        "endpoints": [(e.label, e.scale, e.expected, e.sesoi_text, e.why) for e in obs.primary],
+                        "secondary_endpoints": [e.label for e in obs.secondary],
+                        "stability": obs.claim_is_stability, **res})
+    return {
+        "df": df, "measured": measured, "observations": out_obs,
+        "excluded": tables.excluded_table(df, excluded), "exclusions": excluded,
+        "conditions": condition_table(df), "speed": tables.speed(df),
+        "alpha": ALPHA, "min_seeds": MIN_SEEDS, "rules": policy.RULES,
+        "equivalence_rules": policy.EQUIVALENCE_RULES, "combine_rules": policy.COMBINE_RULES,
+        "family_rule": policy.FAMILY_RULE, "guard_rule": guard.RULE, "unit_rule": UNIT_RULE,
+        "diverged_rule": DIVERGED_RULE,
+    }
+
+
+__all__ = ["analyse", "normalize", "framework_key", "holm", "t_interval", "condition_table",
+           "observations_frame", "ALPHA", "MIN_SEEDS", "math"]
