@@ -17,7 +17,8 @@ import seaborn as sns  # noqa: E402
 from ganbench.observations import metric_label  # noqa: E402
 
 DPI = 110
-VERDICT_COLOURS = {"reproduced": "#1b7837", "not reproduced": "#b2182b", "inconclusive": "#7f7f7f"}
+VERDICT_COLOURS = {"reproduced": "#1b7837", "weaker than claimed": "#e08214", "not reproduced": "#b2182b",
+                   "inconclusive": "#7f7f7f"}
 LOG_SERIES = (("d_loss", "D loss"), ("g_loss", "G loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"))
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -98,97 +99,99 @@ def _band(ax, logs: pd.DataFrame, column: str, label: str, colour) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _endpoint_rows(results: list[dict]) -> list[tuple[str, dict]]:
+    rows = []
+    for res in results:
+        for g in res.get("groups", []):
+            for r in g.get("primary", []):
+                rows.append((f"{res['id']} · {g['group']} · {r.get('metric', '')}", r))
+    return rows
+
+
 def observations_figure(results: list[dict], path: Path) -> Path:
-    """Forest plot: each observation's effect relative to its control mean (%), bootstrap CI,
-    the SESOI / equivalence margin as dashed lines, coloured by verdict."""
-    if not results:
-        return placeholder(path, "Observations", "no observations")
-    n = len(results)
-    fig, ax = plt.subplots(figsize=(9, 0.55 * n + 1.6))
+    """Forest plot: every primary endpoint's effect in SESOI units (dotted lines at +-1),
+    signed so that + is the claimed direction, with its CI, coloured by verdict."""
+    rows = _endpoint_rows(results)
+    if not rows:
+        return placeholder(path, "Observations", "no observation has runs in this study")
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(10, 0.42 * n + 1.6))
     ys = np.arange(n)[::-1]
     any_data = False
-    for y, r in zip(ys, results):
-        colour = VERDICT_COLOURS.get(r["verdict"], "#7f7f7f")
-        base = r.get("rel_base", math.nan)
-        scale = 100.0 / abs(base) if _finite(base) and base != 0 else math.nan
-        eff = r.get("effect", math.nan) * scale
-        lo, hi = r.get("ci_lo", math.nan) * scale, r.get("ci_hi", math.nan) * scale
-        sesoi = r.get("sesoi", math.nan) * scale
-        if _finite(sesoi):
-            ax.plot([-sesoi, -sesoi], [y - 0.35, y + 0.35], ls=":", color="#999999", lw=1)
-            ax.plot([sesoi, sesoi], [y - 0.35, y + 0.35], ls=":", color="#999999", lw=1)
+    for y, (_, r) in zip(ys, rows):
+        colour = VERDICT_COLOURS.get(r.get("verdict"), "#7f7f7f")
+        sesoi = r.get("sesoi", math.nan)
+        sign = -1.0 if r.get("expected") == "lower" else 1.0
+        scale = sign / sesoi if _finite(sesoi) and sesoi > 0 else math.nan
+        eff, lo, hi = (r.get(k, math.nan) * scale for k in ("estimate", "ci_lo", "ci_hi"))
         if _finite(eff):
             any_data = True
             if _finite(lo) and _finite(hi):
-                ax.plot([lo, hi], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
+                ax.plot(sorted([lo, hi]), [y, y], color=colour, lw=2.5, solid_capstyle="butt")
             ax.plot([eff], [y], "o", color=colour, ms=7)
-            expected = r.get("expected")
-            if expected in ("higher", "lower"):
-                ax.annotate("claim " + ("↑" if expected == "higher" else "↓"), (eff, y),
-                            xytext=(0, 8), textcoords="offset points", ha="center", fontsize=7,
-                            color="#444444")
         else:
-            ax.text(0, y, "no data", ha="center", va="center", fontsize=8, color="#555555")
+            ax.text(0, y, r.get("state", "no data"), ha="center", va="center", fontsize=8, color="#555555")
+    for x in (-1, 1):
+        ax.axvline(x, ls=":", color="#999999", lw=1)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ys)
-    ax.set_yticklabels([f"{r['id']} ({r.get('primary_label', '')})" for r in results])
+    ax.set_yticklabels([label for label, _ in rows], fontsize=8)
     ax.set_ylim(-0.8, n - 0.2)
-    ax.set_xlabel("effect: treatment − control, % of control mean (frameworks: PyTorch − TensorFlow, % of pooled mean)")
+    ax.set_xlabel("effect / SESOI (+ = the claimed direction; equivalence: / margin)")
     right = ax.secondary_yaxis("right")
     right.set_yticks(ys)
-    right.set_yticklabels([r.get("verdict_display", r["verdict"]) for r in results], fontsize=8)
-    for lab, r in zip(right.get_yticklabels(), results):
-        lab.set_color(VERDICT_COLOURS.get(r["verdict"], "#7f7f7f"))
-    title = "Observations: effect with bootstrap 95% CI; dotted = SESOI / equivalence margin"
+    right.set_yticklabels([r.get("verdict", "") for _, r in rows], fontsize=8)
+    for lab, (_, r) in zip(right.get_yticklabels(), rows):
+        lab.set_color(VERDICT_COLOURS.get(r.get("verdict"), "#7f7f7f"))
     if not any_data:
-        title += " (no arm has data)"
-        ax.set_xlim(-50, 50)
-    ax.set_title(title, fontsize=10)
+        ax.set_xlim(-3, 3)
+    ax.set_title("Primary endpoints: effect with its CI in SESOI units", fontsize=10)
     return _save(fig, path)
 
 
 def observation_figure(result: dict, resolve, df: pd.DataFrame, path: Path) -> Path:
-    """Primary metric per arm (runs joined by pairing key) and D loss over training per arm."""
-    points = result.get("points")
-    if points is None or len(points) == 0:
-        return placeholder(path, f"{result['id']}: {result['title']}", "no runs in either arm")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 1.3]})
-    arms = list(dict.fromkeys(points["arm"]))
-    xpos = {a: i for i, a in enumerate(arms)}
-    palette = sns.color_palette("deep", max(3, len(arms)))
-    keys = [k for k in result.get("pair_on", []) if k in points]
-    if keys and len(arms) >= 2:
-        for _, grp in points.groupby(keys, dropna=False):
-            grp = grp[grp["arm"].isin(arms[:2])].groupby("arm")["value"].mean()
-            if len(grp) == 2:
-                ax1.plot([xpos[a] for a in grp.index], grp.values, color="#bbbbbb", lw=0.8, zorder=1)
-    for arm in arms:
-        sub = points[points["arm"] == arm]
-        jitter = np.random.default_rng(0).uniform(-0.08, 0.08, len(sub))
-        colours = ["#d62728" if imp else palette[xpos[arm]] for imp in sub["imputed"]]
-        ax1.scatter(xpos[arm] + jitter, sub["value"], c=colours, s=22, zorder=2)
-        if len(sub):
-            ax1.plot([xpos[arm] - 0.25, xpos[arm] + 0.25], [sub["value"].mean()] * 2, color="black", lw=2)
-    ax1.set_xticks(range(len(arms)))
-    ax1.set_xticklabels([a.replace(" (", "\n(") for a in arms], fontsize=8)
-    ax1.set_ylabel(result.get("primary_label", ""))
-    ax1.set_title(f"{result['primary_label']} per run (bar = mean; red = imputed diverged)", fontsize=9)
-    rows = df.set_index("run_id")
-    drawn = False
-    for arm in arms:
-        ids = [i for i in points.loc[points["arm"] == arm, "run_id"] if i in rows.index]
-        sub = rows.loc[ids].reset_index().assign(arm=arm)
-        logs = collect_logs(sub, resolve)
-        drawn |= _band(ax2, logs, "d_loss", arm, palette[xpos[arm]])
-    if drawn:
-        ax2.set_xlabel("step")
-        ax2.set_ylabel("D loss")
-        ax2.legend(fontsize=7)
-        ax2.set_title("D loss over training (mean, band = min–max over runs)", fontsize=9)
-    else:
-        ax2.axis("off")
-        ax2.text(0.5, 0.5, "no log.csv found", ha="center", va="center", color="#555555")
-    fig.suptitle(f"{result['id']}: {result['title']}", fontsize=11)
+    """Per model (recipe): the first primary endpoint per seed, control vs treatment, a line per seed."""
+    groups = [g for g in result.get("groups", []) if g.get("primary")]
+    panels = []
+    for g in groups:
+        r = g["primary"][0]
+        pairs = r.get("pairs")
+        if isinstance(pairs, pd.DataFrame) and len(pairs):
+            panels.append((g, r, pairs[["t", "c"]].to_numpy(float)))
+        elif r.get("values_t") or r.get("values_c"):
+            panels.append((g, r, None))
+        elif r.get("scale") == "divergence" and r.get("n_t"):
+            panels.append((g, r, None))
+    if not panels:
+        return placeholder(path, f"{result['id']}: {result['title']}", "no seed with data in both arms")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, (g, r, tc) in zip(axes[0], panels):
+        if tc is not None:
+            for c, t in tc[:, ::-1]:
+                ax.plot([0, 1], [c, t], color="#999999", lw=0.8)
+            ax.scatter(np.zeros(len(tc)), tc[:, 1], color=sns.color_palette("deep")[0], zorder=3)
+            ax.scatter(np.ones(len(tc)), tc[:, 0], color=sns.color_palette("deep")[1], zorder=3)
+            unit = " (log)" if r.get("scale") in ("log_ratio", "equivalence") else ""
+            ax.set_ylabel(r.get("label", "") + unit)
+            ax.set_xticks([0, 1])
+            ax.set_xticklabels(["control", "treatment"])
+        elif r.get("scale") == "spread":
+            for x, key in ((0, "values_c"), (1, "values_t")):
+                vals = list((r.get(key) or {}).values())
+                ax.scatter([x] * len(vals), vals, color=sns.color_palette("deep")[x])
+            ax.set_xticks([0, 1])
+            ax.set_xticklabels(["control", "treatment"])
+            ax.set_ylabel("log FID per seed")
+        else:
+            rates = [r.get("rate_c", math.nan), r.get("rate_t", math.nan)]
+            ax.bar([0, 1], rates, color=sns.color_palette("deep")[:2])
+            ax.set_xticks([0, 1])
+            ax.set_xticklabels(["control", "treatment"])
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("share of seeds diverged")
+        ax.set_title(f"{g['group']}: {g.get('verdict', '')}", fontsize=9)
+    fig.suptitle(f"{result['id']}: {result['title']} (one line per seed)", fontsize=11)
+    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -231,59 +234,31 @@ def fid_by_condition_figure(conditions: pd.DataFrame, df: pd.DataFrame, path: Pa
     return _save(fig, path)
 
 
-def frameworks_figure(detail: dict, conditions: pd.DataFrame, path: Path) -> Path:
-    if not detail.get("available"):
-        present = ", ".join(detail.get("frameworks", [])) or "none"
-        return placeholder(path, "PyTorch vs TensorFlow",
-                           f"needs runs of both frameworks; present: {present}")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    ax = axes[0]
-    key_cols = [c for c in ("model", "condition") if c in conditions]
-    fw = conditions.assign(fw=conditions["framework"].str.lower().map(
-        lambda s: "pytorch" if "torch" in s else ("tensorflow" if "tensorflow" in s else s)))
-    piv = fw.pivot_table(index=key_cols, columns="fw", values="fid_mean", aggfunc="mean")
-    if {"pytorch", "tensorflow"} <= set(piv.columns) and piv[["pytorch", "tensorflow"]].notna().all(axis=1).any():
-        piv = piv.dropna(subset=["pytorch", "tensorflow"]).reset_index()
-        for model, grp in piv.groupby("model"):
-            ax.scatter(grp["tensorflow"], grp["pytorch"], label=model, s=30)
-        lim = [0, float(np.nanmax(piv[["pytorch", "tensorflow"]].to_numpy())) * 1.1]
-        xs = np.linspace(*lim, 10)
-        ax.plot(xs, xs, color="black", lw=0.8)
-        ax.fill_between(xs, xs * 0.9, xs * 1.1, color="grey", alpha=0.15, label="±10%")
-        ax.set_xlim(lim)
-        ax.set_ylim(lim)
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no matched conditions", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("TensorFlow FID (condition mean)")
-    ax.set_ylabel("PyTorch FID (condition mean)")
-    ax.set_title("Quality: FID per matched condition", fontsize=10)
-    for ax, metric, title in ((axes[1], "median_step_ms", "median step (ms)"),
-                              (axes[2], "images_per_s", "images / s")):
-        labels, pts, tfs, pt_err, tf_err = [], [], [], [], []
-        for entry in detail["models"]:
-            a, b = entry[f"{metric}_pytorch"], entry[f"{metric}_tensorflow"]
-            labels.append(entry["model"])
-            pts.append(a[0])
-            tfs.append(b[0])
-            pt_err.append(a[0] - a[1] if _finite(a[1]) else 0)
-            tf_err.append(b[0] - b[1] if _finite(b[1]) else 0)
-        x = np.arange(len(labels))
-        ax.bar(x - 0.2, pts, 0.4, yerr=pt_err, label="PyTorch", color=sns.color_palette("deep")[0])
-        ax.bar(x + 0.2, tfs, 0.4, yerr=tf_err, label="TensorFlow", color=sns.color_palette("deep")[1])
-        for i, entry in enumerate(detail["models"]):
-            ratio = entry[f"{metric}_ratio"]["ratio"]
-            if _finite(ratio):
-                top = np.nanmax([pts[i], tfs[i]]) if np.isfinite([pts[i], tfs[i]]).any() else 0
-                ax.text(i, top * 1.02, f"PT/TF {ratio:.2f}×", ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(x)
-        ax.set_xticklabels(labels)
-        ax.set_title(title + " (mean, 95% CI)", fontsize=10)
-        top = np.nanmax(np.r_[pts, tfs, [0.0]])
-        if _finite(top) and top > 0:
-            ax.set_ylim(0, top * 1.3)
-        ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+def frameworks_figure(result: dict | None, path: Path) -> Path:
+    """Per comparison (model: impl vs reference): per-seed FID ratios, mean with 90% CI and
+    the equivalence margin as a grey band."""
+    groups = [g for g in (result or {}).get("groups", [])
+              if isinstance(g["primary"][0].get("pairs"), pd.DataFrame) and len(g["primary"][0]["pairs"])]
+    if not groups:
+        return placeholder(path, "Implementations", "needs two impls with scored runs of the same arm and seed")
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(groups) + 1.6))
+    margin = groups[0]["primary"][0].get("sesoi", math.nan)
+    if _finite(margin):
+        ax.axvspan(math.expm1(-margin) * 100, math.expm1(margin) * 100, color="grey", alpha=0.15)
+    for y, g in enumerate(groups):
+        r = g["primary"][0]
+        d = r["pairs"]["d"].to_numpy(float)
+        ax.scatter(np.expm1(d) * 100, [y] * len(d), s=14, color="#555555", zorder=3)
+        colour = VERDICT_COLOURS.get(r.get("verdict"), "#7f7f7f")
+        if _finite(r.get("ci_lo")) and _finite(r.get("ci_hi")):
+            ax.plot([math.expm1(r["ci_lo"]) * 100, math.expm1(r["ci_hi"]) * 100], [y, y], color=colour, lw=3)
+        if _finite(r.get("estimate")):
+            ax.plot([math.expm1(r["estimate"]) * 100], [y], "o", color=colour, ms=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(groups)))
+    ax.set_yticklabels([g["group"] for g in groups], fontsize=8)
+    ax.set_xlabel("FID ratio impl / reference − 1 (%), per seed; mean with 90% CI; band = margin")
+    ax.set_title("Implementations: equivalence per model", fontsize=10)
     return _save(fig, path)
 
 

@@ -3,7 +3,7 @@
     python -m ganbench.report --summary results/<study>/summary.csv \
         --config results/<study>/config.json --out reports/<study>/index.html
 
-Writes ``index.html``, ``observations.csv`` and ``figures/`` (fixed names:
+Writes ``index.html``, ``observations.csv``, ``excluded_runs.csv`` and ``figures/`` (fixed names:
 observations.png, fid_by_condition.png, frameworks.png, training_curves.png,
 timing.png; plus obs_<id>.png per observation and grids/ with one copied sample
 grid per condition). Everything the page shows lives in that folder: no CDN,
@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoescape
 
 from ganbench import figures, stats
 from ganbench.observations import METRICS, metric_label
@@ -50,7 +50,7 @@ TABLE_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverage"
 def _num(x):
     try:
         x = float(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, UndefinedError):
         return None
     return x if math.isfinite(x) else None
 
@@ -216,7 +216,7 @@ def _scale(df: pd.DataFrame) -> list[dict]:
 
 
 def _grids(analysis: dict, resolve: Resolver, fig_dir: Path) -> list[dict]:
-    """One sample grid per condition (seed 0, else the lowest seed with a grid), copied."""
+    """One sample grid per condition (the lowest seed with a grid), copied."""
     df = analysis["df"].set_index("run_id", drop=False)
     grid_dir = fig_dir / "grids"
     out = []
@@ -260,21 +260,65 @@ def _condition_rows(conditions: pd.DataFrame, metrics) -> list[dict]:
     return rows
 
 
+def effect_display(r: dict) -> tuple[str, str]:
+    """(effect, CI) as text on the endpoint's natural scale: % change for log-ratios, SD ratio
+    for the seed spread, raw difference otherwise."""
+    est, lo, hi = _num(r.get("estimate")), _num(r.get("ci_lo")), _num(r.get("ci_hi"))
+    scale = r.get("scale")
+    conf = r.get("conf")
+    label = f"{conf:.0%} CI " if isinstance(conf, float) and math.isfinite(conf) else "CI "
+    if est is None:
+        return "—", "—"
+    if scale in ("log_ratio", "equivalence"):
+        eff = f"{math.expm1(est) * 100:+.1f}%"
+        ci = f"[{math.expm1(lo) * 100:+.1f}%, {math.expm1(hi) * 100:+.1f}%]" if lo is not None and hi is not None else "—"
+    elif scale == "spread":
+        eff = f"SD ratio {math.exp(est):.2f}" if math.isfinite(est) else "SD ratio ∞"
+        ci = f"[{math.exp(lo):.2f}, {math.exp(hi):.2f}]" if lo is not None and hi is not None else "—"
+    elif scale == "divergence":
+        eff = f"{r.get('k_t')}/{r.get('n_t')} vs {r.get('k_c')}/{r.get('n_c')} seeds ({est:+.2f})"
+        ci = fmt_ci(lo, hi)
+    else:
+        eff, ci = fmt_signed(est), fmt_ci(lo, hi)
+    return eff, (label + ci if ci != "—" else ci)
+
+
+def _decorate(results: list[dict]) -> None:
+    for res in results:
+        for g in res["groups"]:
+            for r in g["primary"] + g.get("secondary", []):
+                r["effect_text"], r["ci_text"] = effect_display(r)
+            for ref in g.get("references", []):
+                ref["effect_text"], ref["ci_text"] = effect_display(ref)
+
+
+def summary_line(df: pd.DataFrame) -> str:
+    if not len(df):
+        return "No runs in this summary."
+    counts = df["status"].value_counts().to_dict()
+    seeds = sorted(int(s) for s in df["seed"].dropna().unique())
+    status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return (f"{len(df)} runs ({status}) of {df['impl'].nunique()} impl(s) x {df['model'].nunique()} model(s) "
+            f"over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); n in every test = seeds.")
+
+
 def build_context(analysis: dict, config: dict, config_note: str, summary_path: Path,
                   resolve: Resolver, out_dir: Path) -> dict:
     df = analysis["df"]
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     results = analysis["observations"]
+    _decorate(results)
 
     # figures (fixed names always written)
     figures.observations_figure(results, fig_dir / "observations.png")
     figures.fid_by_condition_figure(analysis["conditions"], df, fig_dir / "fid_by_condition.png")
-    figures.frameworks_figure(analysis["frameworks"], analysis["conditions"], fig_dir / "frameworks.png")
-    baseline_rows = stats.select_arm(df, analysis["baseline"], {}, None, True)
-    if baseline_rows.empty:
-        baseline_rows = df[df["status"] != "failed"]
-    figures.training_curves_figure(baseline_rows, resolve, fig_dir / "training_curves.png")
+    figures.frameworks_figure(next((r for r in results if r["kind"] == "equivalence"), None),
+                              fig_dir / "frameworks.png")
+    base_rows = df[(df["deviations"] == "{}") & (df["status"] != "failed")]
+    if base_rows.empty:
+        base_rows = df[df["status"] != "failed"]
+    figures.training_curves_figure(base_rows, resolve, fig_dir / "training_curves.png")
     figures.timing_figure(df, fig_dir / "timing.png")
     for r in results:
         name = f"obs_{_safe_name(r['id'])}.png"
@@ -282,17 +326,13 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         r["figure"] = f"figures/{name}"
 
     metrics = list(TABLE_METRICS)
-    if df["fid_inception"].notna().any():
-        metrics.append("fid_inception")
     conditions = analysis["conditions"]
-    if "fid_inception" in metrics and not conditions.empty and "fid_inception_mean" not in conditions:
-        conditions = stats.condition_table(df, analysis["baseline"], metrics)
-
-    status_counts = df["status"].value_counts().to_dict() if len(df) else {}
-    problems = df[df["status"] != "ok"].sort_values(["status", "run_id"]) if len(df) else df
+    if len(df) and df["fid_inception"].notna().any():
+        metrics.append("fid_inception")
+        conditions = stats.condition_table(df, metrics)
     seeds = config.get("seeds") if isinstance(config.get("seeds"), list) else sorted(
         int(s) for s in df["seed"].dropna().unique())
-    name = config.get("name") or (df["study"].mode().iat[0] if "study" in df and len(df) else None) \
+    name = config.get("name") or (df["study"].mode().iat[0] if len(df) and (df["study"] != "").any() else None) \
         or Path(summary_path).parent.name
     fw_versions = []
     if len(df):
@@ -301,16 +341,11 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
             fw_versions.append((fw, ", ".join(versions) or "unknown"))
     devices = df["device"].astype(str).replace({"nan": ""}).value_counts().to_dict() if len(df) else {}
     extractors = sorted(v for v in set(df["extractor_fid"].astype(str)) if v not in ("", "nan")) if len(df) else []
-    base = analysis["baseline"]
-    baseline_text = (f"prior {base['prior']}, D:G {base['d_steps']}:{base['g_steps']}, "
-                     f"{base['g_loss']} G loss, real label {base['label_smoothing']:g}, "
-                     f"D {'frozen' if base['freeze_d'] else 'updated'} in G step, "
-                     f"{'fresh' if base['fresh_noise'] else 'shared'} noise per iteration; optimiser "
-                     + (", ".join(f"{m}: {p}" for m, p in sorted(base["optim_preset"].items())) or "—"))
-    fw = analysis["frameworks"]
+    problems = df[df["status"] != "ok"].sort_values(["status", "run_id"]) if len(df) else df
     return {
         "title": f"ganbench report: {name}",
         "name": name,
+        "summary_line": summary_line(df),
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "summary_path": str(summary_path),
         "config_note": config_note,
@@ -319,25 +354,28 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "impls": sorted(df["impl"].unique()) if len(df) else [],
         "models": sorted(df["model"].unique()) if len(df) else [],
         "n_runs": len(df),
-        "status_counts": status_counts,
+        "status_counts": df["status"].value_counts().to_dict() if len(df) else {},
         "problems": problems.to_dict("records"),
+        "excluded": analysis["excluded"],
         "packages": package_versions(),
         "framework_versions": fw_versions,
         "hardware": hardware(),
         "devices": devices,
         "git": git_commit(),
         "extractors": extractors,
-        "baseline_text": baseline_text,
         "observations": results,
-        "verdict_rules": analysis["verdict_rules"],
+        "rules": analysis["rules"],
         "equivalence_rules": analysis["equivalence_rules"],
+        "combine_rules": analysis["combine_rules"],
+        "family_rule": analysis["family_rule"],
+        "guard_rule": analysis["guard_rule"],
+        "unit_rule": analysis["unit_rule"],
         "diverged_rule": analysis["diverged_rule"],
-        "test_rules": analysis["test_rules"],
         "alpha": analysis["alpha"],
         "min_seeds": analysis["min_seeds"],
         "table_metrics": [(m, metric_label(m), METRICS[m].better) for m in metrics],
         "conditions": _condition_rows(conditions, metrics) if not conditions.empty else [],
-        "frameworks": fw,
+        "speed": analysis["speed"],
         "grids": _grids(analysis, resolve, fig_dir),
         "key_figures": {k: f"figures/{k}.png" for k in KEY_FIGURES},
         "runs": df.sort_values(["model", "impl", "run_id"]).to_dict("records") if len(df) else [],
@@ -367,7 +405,13 @@ def render(summary_path: Path, config_path: Path | None, out_path: Path) -> Path
     html = make_env().get_template(TEMPLATE).render(**context)
     out_path.write_text(html, encoding="utf-8")
     stats.observations_frame(analysis).to_csv(out_dir / "observations.csv", index=False)
+    _excluded_frame(analysis).to_csv(out_dir / "excluded_runs.csv", index=False)
     return out_path
+
+
+def _excluded_frame(analysis: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"run_id": e["run_id"], "status": e.get("status", ""), "reasons": " | ".join(e["reasons"])}
+                         for e in analysis["excluded"]], columns=["run_id", "status", "reasons"])
 
 
 def main(argv=None) -> int:

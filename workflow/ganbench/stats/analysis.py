@@ -25,7 +25,8 @@ def endpoint_result(obs_id: str, group: str, endpoint: Endpoint) -> dict:
             "scale": endpoint.scale, "expected": endpoint.expected, "sesoi": endpoint.sesoi,
             "sesoi_text": endpoint.sesoi_text, "why_endpoint": endpoint.why, "state": "tested", "why": "",
             "n": 0, "estimate": math.nan, "ci_lo": math.nan, "ci_hi": math.nan, "p": math.nan,
-            "p_ruled": math.nan, "min_p": math.nan, "test": "", "seeds": []}
+            "p_ruled": math.nan, "min_p": math.nan, "test": "", "seeds": [], "p_holm": math.nan,
+            "p_ruled_holm": math.nan, "verdict": "", "rule": "", "reason": "", "m": 0}
 
 
 def run_endpoint(obs_id: str, group: str, endpoint: Endpoint, t_rows: pd.DataFrame, c_rows: pd.DataFrame,
