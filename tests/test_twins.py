@@ -27,16 +27,20 @@ STEP_CASES = {**C.step_cases("basic"), **C.step_cases("dcgan")}
 
 # Tolerances (CPU, float32)
 FORWARD_ATOL = 1e-5
-DELTA_ATOL = 1e-6
-# Adam's first steps give delta = lr * g / (|g| + eps) per weight, whose sensitivity to g is
-# lr / eps = 2e4 at g ~ 0. A weight whose batch gradient cancels to |g| ~ eps = 1e-8 therefore
-# turns float32 summation-order round-off in g (~1e-10 absolute, different BLAS reduction orders
-# in the two frameworks) into delta differences of ~1e-6..1e-5. Measured worst case over all
-# cases: 4.0e-6 on one G/fc1 weight (basic, d2g1, label smoothing 0.9), 3.0e-6 on G/fc2; never
-# more than one weight per tensor. So: every weight within 1e-6 except at most
-# DELTA_OUTLIERS per tensor, and those within DELTA_OUTLIER_ATOL (a tenth of lr).
-DELTA_OUTLIERS = 3
-DELTA_OUTLIER_ATOL = 2e-5
+# Per-weight update check, relative: |delta_pt - delta_tf| <= DELTA_RTOL * max|delta| of the tensor, for
+# every weight but at most DELTA_OUTLIERS per tensor. Why outliers exist at all: Adam's first steps give
+# delta = lr * g / (|g| + eps) per weight, whose sensitivity to g is lr / eps at g ~ 0. A weight whose
+# batch gradient cancels to |g| ~ eps = 1e-8 turns float32 summation-order round-off in g (~1e-10
+# absolute, different BLAS reduction orders in the two frameworks) into a delta difference of up to a
+# few percent of lr; never more than a few weights per tensor, and those stay within
+# DELTA_OUTLIER_RTOL of the update's magnitude (measured worst: 4 of G/fc2's 50k weights with leaky
+# slope 0.01, whose tiny negative-side activations make such cancellations likelier; at most 2.9e-3
+# of the update). A systematic difference (a wrong constant, a knob ignored by one framework) moves
+# every weight and fails at once.
+DELTA_RTOL = 1e-4
+DELTA_OUTLIERS = 3  # per tensor, or 1e-4 of its weights if more (see DELTA_OUTLIER_FRACTION)
+DELTA_OUTLIER_FRACTION = 1e-4
+DELTA_OUTLIER_RTOL = 0.1
 STATS_ATOL = 1e-5
 
 
@@ -96,44 +100,76 @@ def _deltas(res, meta, name, fw):
     return {k: res[fw][f"{name}/state/{k}"] - v for k, v in m["state"].items()}
 
 
+def _relative_delta_difference(res, meta, name):
+    """{tensor: |delta_pt - delta_tf| / scale} beyond one float32 ulp of the weight (the finest
+    change a float32 weight can show). scale = the update's magnitude: max |delta_pt| of the tensor,
+    and at least the smallest learning rate (Adam moves a weight by ~lr per step, so a tensor whose
+    D and G step updates nearly cancel is still judged against one step)."""
+    spec = meta["step"][name]["spec"]
+    lr = min(spec["optim"]["d"]["lr"], spec["optim"]["g"]["lr"])
+    da, db = _deltas(res, meta, name, "pytorch"), _deltas(res, meta, name, "tensorflow")
+    out = {}
+    for k in da:
+        moved = float(np.abs(da[k]).max())
+        if moved == 0:  # e.g. BN statistics a case does not move
+            assert not np.abs(db[k]).max(), f"{name} {k}: moved in one framework only"
+            continue
+        scale = max(moved, lr) if not k.endswith(("moving_mean", "moving_var")) else moved
+        ulp = np.spacing(np.abs(res["pytorch"][f"{name}/state/{k}"]).astype(np.float32))
+        out[k] = np.maximum(np.abs(da[k] - db[k]) - ulp, 0) / scale
+    return out
+
+
 @pytest.mark.parametrize("name", list(STEP_CASES))
 def test_training_iteration_updates_match(twins, name):
     res, meta = twins
-    da, db = _deltas(res, meta, name, "pytorch"), _deltas(res, meta, name, "tensorflow")
     report = []
-    for k in da:
-        diff = np.abs(da[k] - db[k])
-        n_out = int((diff > DELTA_ATOL).sum())
-        report.append((float(diff.max()), k, n_out))
-        assert n_out <= DELTA_OUTLIERS, f"{name} {k}: {n_out} weights differ by > {DELTA_ATOL}"
-        assert diff.max() <= DELTA_OUTLIER_ATOL, f"{name} {k}: max delta difference {diff.max():.3g}"
+    for k, rel in _relative_delta_difference(res, meta, name).items():
+        n_out = int((rel > DELTA_RTOL).sum())
+        allowed = max(DELTA_OUTLIERS, int(DELTA_OUTLIER_FRACTION * rel.size))
+        report.append((float(np.quantile(rel, 0.99)), k, n_out))
+        assert n_out <= allowed, \
+            f"{name} {k}: {n_out} weights differ by > {DELTA_RTOL} of the update ({rel.max():.2e} max)"
+        assert rel.max() <= DELTA_OUTLIER_RTOL, f"{name} {k}: max relative delta difference {rel.max():.3g}"
     spec = meta["step"][name]["spec"]
+    da = _deltas(res, meta, name, "pytorch")
     moved = [k for k in da if np.abs(da[k]).max() > 0]
     assert any(k.startswith("G/") for k in moved) and any(k.startswith("D/") for k in moved)
     np.testing.assert_allclose(res["pytorch"][f"{name}/stats"], res["tensorflow"][f"{name}/stats"],
                                rtol=0, atol=STATS_ATOL)
     np.testing.assert_array_equal(res["pytorch"][f"{name}/opt_steps"], res["tensorflow"][f"{name}/opt_steps"])
     it = meta["step"][name]["iterations"]
-    d_expected = it * (spec["d_steps"] + (0 if spec["freeze_d"] else spec["g_steps"]))
-    assert list(res["pytorch"][f"{name}/opt_steps"]) == [d_expected, it * spec["g_steps"]]
+    assert list(res["pytorch"][f"{name}/opt_steps"]) == [it * spec["d_steps"], it * spec["g_steps"]]
+    for fw in FRAMEWORKS:  # G's optimizer owns D's variables exactly when freeze_d is false
+        owns_d = any(k.startswith("opt/g/m/D/") for k in _opt(res, name, fw))
+        assert owns_d == (not spec["freeze_d"]), (fw, name)
     worst = max(report)
-    print(f"{name}: worst delta difference {worst[0]:.2e} ({worst[1]})")
+    print(f"{name}: worst 99th percentile of relative delta difference {worst[0]:.2e} ({worst[1]}); "
+          f"outliers {sum(r[2] for r in report)}")
+
+
+def _opt(res, name, fw):
+    prefix = f"{name}/"
+    return {k[len(prefix):]: v for k, v in res[fw].items() if k.startswith(prefix + "opt/")}
 
 
 def test_worst_case_twin_difference_summary(twins, capsys):
-    """Prints the worst delta difference per layer over all cases (see the test log with -s)."""
+    """Prints the worst relative delta difference per layer over all cases (see the log with -s):
+    the median weight's and the worst weight's |delta_pt - delta_tf| / max|delta|."""
     res, meta = twins
     worst = {}
     for name in STEP_CASES:
-        da, db = _deltas(res, meta, name, "pytorch"), _deltas(res, meta, name, "tensorflow")
-        for k in da:
+        for k, rel in _relative_delta_difference(res, meta, name).items():
             key = (name.split("-")[0], k)
-            worst[key] = max(worst.get(key, 0.0), float(np.abs(da[k] - db[k]).max()))
+            med, mx = worst.get(key, (0.0, 0.0))
+            worst[key] = (max(med, float(np.median(rel))), max(mx, float(rel.max())))
     with capsys.disabled():
-        print(f"\n[twins] workers wall {meta['wall_s']:.1f}s; worst |delta_pt - delta_tf| per tensor:")
-        for (model, k), v in sorted(worst.items()):
-            print(f"  {model:5s} {k:22s} {v:.2e}")
-    assert max(worst.values()) <= DELTA_OUTLIER_ATOL
+        print(f"\n[twins] workers wall {meta['wall_s']:.1f}s; relative |delta_pt - delta_tf| per tensor "
+              "(median weight, worst weight):")
+        for (model, k), (med, mx) in sorted(worst.items()):
+            print(f"  {model:5s} {k:22s} {med:.1e} {mx:.1e}")
+    assert max(mx for _, mx in worst.values()) <= DELTA_OUTLIER_RTOL
+    assert max(med for med, _ in worst.values()) <= DELTA_RTOL
 
 
 # ------------------------------------------------------------------ 5. every knob has an effect
@@ -169,10 +205,48 @@ def test_freeze_d_false_means_g_steps_update_d(twins, fw):
     assert not _same(one, two, _trainable("D")), "without freeze_d the G step must change D"
     frozen, unfrozen = _state(res, _name(fz=True), fw), _state(res, _name(fz=False), fw)
     assert not _same(frozen, unfrozen, _trainable("D"))
-    # G's update is computed before D's bug update, so G is the same either way
+    # G's update is computed at the same point either way, so G is the same either way
     assert _same(frozen, unfrozen, _trainable("G"))
-    assert list(res[fw][f"{_name(fz=False)}/opt_steps"]) == [2, 1]
+    assert list(res[fw][f"{_name(fz=False)}/opt_steps"]) == [1, 1]  # D's optimizer: the D step only
     assert list(res[fw][f"{_name(fz=True)}/opt_steps"]) == [1, 1]
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_freeze_d_false_is_the_sources_bug(twins, fw):
+    """freeze_d false = G's optimizer built over G's and D's variables (the source's
+    ``AdamOptimizer().minimize(G_loss)`` without var_list): in the G step D moves under *G's*
+    Adam (G's lr/betas, its own moments and step count), while D's optimizer never sees the G step."""
+    res, meta = twins
+    name = lambda g, fz: f"basic-optsplit-g{g}-{'frozen' if fz else 'unfrozen'}"
+    spec = meta["step"][name(1, False)]["spec"]
+    og = spec["optim"]["g"]
+    assert spec["optim"]["d"]["lr"] != og["lr"] and spec["optim"]["d"]["beta1"] != og["beta1"]
+    for g in (1, 2):
+        unfrozen, frozen = _opt(res, name(g, False), fw), _opt(res, name(g, True), fw)
+        # D's own optimizer: state bit-identical to the frozen run's (G steps never touch it)
+        d_keys = sorted(k for k in unfrozen if k.startswith("opt/d/"))
+        assert d_keys == sorted(k for k in frozen if k.startswith("opt/d/")) and d_keys
+        for k in d_keys:
+            np.testing.assert_array_equal(unfrozen[k], frozen[k], err_msg=k)
+        assert int(unfrozen["opt/d/step"]) == 1
+        # G's optimizer: its own state for every D variable, stepped once per G step
+        d_vars = [k for k in meta["step"][name(g, False)]["state"] if _trainable("D")(k)]
+        assert int(unfrozen["opt/g/step"]) == g
+        for k in d_vars:
+            assert np.abs(unfrozen[f"opt/g/m/{k}"]).max() > 0 and np.abs(unfrozen[f"opt/g/v/{k}"]).max() > 0
+        assert not any(k.startswith("opt/g/m/D/") for k in frozen)
+    # one G step: D's change beyond the frozen run is exactly G's Adam step from G's moments
+    s_un, s_fz = _state(res, name(1, False), fw), _state(res, name(1, True), fw)
+    o = _opt(res, name(1, False), fw)
+    b1, b2 = og["beta1"], og["beta2"]
+    for k in (k for k in s_un if _trainable("D")(k)):
+        predicted = -og["lr"] / (1 - b1) * o[f"opt/g/m/{k}"] / (np.sqrt(o[f"opt/g/v/{k}"]) / np.sqrt(1 - b2) + og["eps"])
+        actual = s_un[k] - s_fz[k]
+        scale = np.abs(predicted).max()
+        assert scale > 0.5 * og["lr"], k
+        assert np.abs(actual - predicted).max() <= 1e-3 * scale, k  # float32 weights ~0.1, steps ~2e-4
+        # G's Adam moved D to LOWER the G loss: m / (1 - b1) is the G loss's gradient
+        assert (np.sign(actual) == -np.sign(o[f"opt/g/m/{k}"]))[np.abs(predicted) > 0.5 * og["lr"]].all(), k
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -192,7 +266,7 @@ def test_g_loss_changes_g_update_only(twins, fw):
     a, b = _state(res, ns, fw), _state(res, mm, fw)
     assert _same(a, b, _trainable("D"))
     diff = max(float(np.abs(a[k] - b[k]).max()) for k in a if _trainable("G")(k))
-    assert diff > 10 * DELTA_OUTLIER_ATOL, f"minimax and nonsaturating G updates differ by only {diff:.2e}"
+    assert diff > 1e-5, f"minimax and nonsaturating G updates differ by only {diff:.2e}"
     assert res[fw][f"{ns}/stats"][0, 1] > 0 > res[fw][f"{mm}/stats"][0, 1]  # -log D vs log(1 - D)
 
 
@@ -201,7 +275,7 @@ def test_label_smoothing_changes_d_update(twins, fw):
     res, _ = twins
     a, b = _state(res, _name(ls=1.0), fw), _state(res, _name(ls=0.9), fw)
     diff = max(float(np.abs(a[k] - b[k]).max()) for k in a if _trainable("D")(k))
-    assert diff > 10 * DELTA_OUTLIER_ATOL
+    assert diff > 1e-5
     assert res[fw][f"{_name(ls=0.9)}/stats"][0, 0] > res[fw][f"{_name(ls=1.0)}/stats"][0, 0]
 
 
@@ -219,6 +293,113 @@ def test_fresh_noise_gives_g_its_own_batch(twins, fw):
     shared, fresh = _state(res, _name(), fw), _state(res, _name(extra="-fresh"), fw)
     assert _same(shared, fresh, _trainable("D")), "the D step uses noise batch 0 either way"
     assert not _same(shared, fresh, _trainable("G")), "the G step must use a different noise batch"
+
+
+# ------------------------------------------------------------------ 6. Adam against a float64 reference
+ADAM_RTOL = 1e-6  # the old fused-kernel constants were off by 6.4e-6 on every weight
+
+
+@pytest.mark.parametrize("setting", list(C.ADAM_SETTINGS))
+def test_adam_matches_float64_reference(twins, setting, capsys):
+    """Each framework's Adam (the engines' own optimiser class) over C.ADAM_STEPS steps from p = 0,
+    every element relative to Algorithm 1 in float64; and the two frameworks against each other."""
+    res, meta = twins
+    m = meta["adam"][setting]
+    errs = {}
+    for fw in FRAMEWORKS:
+        for i, ref in enumerate(m["reference"]):
+            got = res[fw][f"{m['case']}/p_{i}"].astype(np.float64)
+            errs[(fw, i)] = float(np.max(np.abs(got - ref) / np.abs(ref)))
+    for i in range(len(m["reference"])):
+        a, b = (res[fw][f"{m['case']}/p_{i}"].astype(np.float64) for fw in FRAMEWORKS)
+        errs[("pt-vs-tf", i)] = float(np.max(np.abs(a - b) / np.abs(a)))
+    with capsys.disabled():
+        print(f"\n[adam {setting}] max relative error: " + ", ".join(f"{k[0]}[{k[1]}] {v:.1e}" for k, v in errs.items()))
+    for k, v in errs.items():
+        assert v <= ADAM_RTOL, f"{setting} {k}: relative error {v:.2e} > {ADAM_RTOL}"
+
+
+# ------------------------------------------------------------------ 7. the new knobs, in both frameworks
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_bias_init_is_in_the_initial_weights(twins, fw):
+    res, meta = twins
+    for arch, value in (("basic_bias01", 0.1), ("basic_default", 0.0), ("dcgan_nobn_bias01", 0.1), ("dcgan_bn", 0.0)):
+        st = _state(res, meta["init"][arch], fw)
+        biases = {k: v for k, v in st.items() if k.endswith("/bias")}
+        assert biases and all((v == np.float32(value)).all() for v in biases.values()), (arch, value)
+        assert not any((v == np.float32(value)).all() for k, v in st.items() if k.endswith("/kernel"))
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_batch_norm_off_removes_every_bn_layer(twins, fw):
+    res, meta = twins
+    with_bn, without = (list(res[fw][f"{meta['init'][a]}/names"]) for a in ("dcgan_bn", "dcgan_nobn_bias01"))
+    is_bn = (lambda n: ".bn" in n) if fw == "pytorch" else (lambda n: "_bn" in n)
+    assert any(is_bn(n) for n in with_bn) and not any(is_bn(n) for n in without)
+    assert len(without) < len(with_bn)  # 4 BN tensors per layer gone, one bias each instead
+    assert not [n for n in without if "running" in n or "moving" in n]
+    if fw == "pytorch":
+        assert "BatchNorm2d" in res[fw][f"{meta['init']['dcgan_bn']}/modules"]
+        assert "BatchNorm2d" not in res[fw][f"{meta['init']['dcgan_nobn_bias01']}/modules"]
+
+
+def _basic_reference(state: dict, spec: dict, z: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BasicGAN G(z) and D(x) logits in float64 numpy, from the arch knobs."""
+    a = spec["arch"]
+    act = (lambda h: np.where(h > 0, h, a["leaky_slope"] * h)) if a["hidden_activation"] == "leaky_relu" \
+        else (lambda h: np.maximum(h, 0))
+    f = {k: v.astype(np.float64) for k, v in state.items()}
+    h = act(z @ f["G/fc1/kernel"] + f["G/fc1/bias"]) @ f["G/fc2/kernel"] + f["G/fc2/bias"]
+    g = 1 / (1 + np.exp(-h)) if a["output"] == "sigmoid" else np.tanh(h)
+    d = (act(x @ f["D/fc1/kernel"] + f["D/fc1/bias"]) @ f["D/fc2/kernel"] + f["D/fc2/bias"])[:, 0]
+    return g, d
+
+
+@pytest.mark.parametrize("arch", [a for a in C.FORWARD_ARCHS if a.startswith("basic")])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_basic_forward_matches_numpy_reference(twins, arch, fw):
+    """Hidden activation (leaky slope on negative pre-activations) and output, against numpy."""
+    res, meta = twins
+    m = meta["forward"][arch]
+    spec = C.make_spec(**C.FORWARD_ARCHS[arch])
+    with np.load(m["inputs"]) as npz:
+        z, x = npz["z"].astype(np.float64), npz["x"].astype(np.float64)
+    g, d = _basic_reference(m["state"], spec, z, x)
+    np.testing.assert_allclose(res[fw][f"{m['case']}/g_eval"], g, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(res[fw][f"{m['case']}/d_eval"], d, rtol=0, atol=1e-4)
+    pre = z @ m["state"]["G/fc1/kernel"] + m["state"]["G/fc1/bias"]
+    assert (pre < -0.5).mean() > 0.1, "the inputs must reach the negative side of the activation"
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_leaky_slope_is_visible_on_negative_inputs(twins, fw):
+    res, meta = twins
+    for a in ("basic_leaky02", "basic_leaky001"):
+        m = meta["forward"][a]
+        spec = C.make_spec(**C.FORWARD_ARCHS[a])
+        with np.load(m["inputs"]) as npz:
+            z, x = npz["z"].astype(np.float64), npz["x"].astype(np.float64)
+        relu = C.make_spec(**{**C.FORWARD_ARCHS[a], "arch": {**C.FORWARD_ARCHS[a]["arch"], "hidden_activation": "relu"}})
+        g_leaky, _ = _basic_reference(m["state"], spec, z, x)
+        g_relu, _ = _basic_reference(m["state"], relu, z, x)
+        got = res[fw][f"{m['case']}/g_eval"]
+        # the framework's output is the leaky one, clearly apart from what ReLU would give
+        assert np.abs(got - g_leaky).max() < 1e-5 < 1e-3 < np.abs(got - g_relu).max(), a
+    # and against the ReLU arch run on the very same state and inputs
+    relu, leaky = (res[fw][f"{meta['forward'][a]['case']}/g_eval"] for a in ("basic_sigmoid", "basic_leaky02"))
+    assert np.abs(relu - leaky).max() > 1e-3
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_same_padding_shifts_the_image_against_symmetric(twins, fw):
+    """k=5 'same' (TF 'SAME', 1/2) differs from symmetric 2/2; for k=4 the two are the same padding."""
+    res, meta = twins
+    for a, b, differ in (("dcgan32_k5_same", "dcgan32_k5", True), ("dcgan32_k4_same", "dcgan32_k4", False)):
+        ma, mb = meta["forward"][a], meta["forward"][b]
+        assert all(np.array_equal(ma["state"][k], mb["state"][k]) for k in ma["state"]), "same inputs"
+        for what in ("g_eval", "d_eval"):
+            ya, yb = res[fw][f"{ma['case']}/{what}"], res[fw][f"{mb['case']}/{what}"]
+            assert (np.abs(ya - yb).max() > 1e-3) == differ, (a, what)
 
 
 def test_priors_have_their_ranges():

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,9 @@ G_LOSSES = list(runkit.spec.G_LOSSES)
 
 COUNT_ARCHS = {
     "basic": dict(model="basic"),
+    "basic_leaky_bias": dict(model="basic", arch={"hidden_activation": "leaky_relu", "bias_init": 0.1}),
+    "dcgan32_k5_nobn": dict(model="dcgan", arch={"kernel_size": 5, "base_width": 8, "batch_norm": False,
+                                                 "bias_init": 0.1}),
     "basic_h64_z20": dict(model="basic", z_dim=20, arch={"hidden": 64}),
     "dcgan32_k4_w8": dict(model="dcgan", arch={"kernel_size": 4, "base_width": 8}),
     "dcgan32_k5_w16": dict(model="dcgan", arch={"kernel_size": 5, "base_width": 16}),
@@ -58,6 +62,13 @@ COUNT_ARCHS = {
 FORWARD_ARCHS = {
     "basic_sigmoid": dict(model="basic", z_dim=20, arch={"hidden": 64, "output": "sigmoid"}),
     "basic_tanh": dict(model="basic", z_dim=20, arch={"hidden": 64, "output": "tanh"}),
+    "basic_leaky02": dict(model="basic", z_dim=20, arch={"hidden": 64, "hidden_activation": "leaky_relu"}),
+    "basic_leaky001": dict(model="basic", z_dim=20, arch={"hidden": 64, "hidden_activation": "leaky_relu",
+                                                          "leaky_slope": 0.01, "output": "tanh"}),
+    "dcgan32_k5_same": dict(model="dcgan", z_dim=16, arch={"kernel_size": 5, "base_width": 8, "padding": "same"}),
+    "dcgan32_k4_same": dict(model="dcgan", z_dim=16, arch={"kernel_size": 4, "base_width": 8, "padding": "same"}),
+    "dcgan32_k5_nobn": dict(model="dcgan", z_dim=16, arch={"kernel_size": 5, "base_width": 8, "batch_norm": False,
+                                                           "padding": "same", "leaky_slope": 0.1}),
     "dcgan32_k4": dict(model="dcgan", z_dim=16, arch={"kernel_size": 4, "base_width": 8}),
     "dcgan32_k5": dict(model="dcgan", z_dim=16, arch={"kernel_size": 5, "base_width": 8}),
     "dcgan64_k4": dict(model="dcgan", z_dim=16, image_size=64, arch={"kernel_size": 4, "base_width": 4}),
@@ -65,10 +76,41 @@ FORWARD_ARCHS = {
                        arch={"kernel_size": 5, "base_width": 4, "bn_momentum": 0.3, "bn_eps": 1e-3}),
 }
 
+INIT_ARCHS = {
+    "basic_bias01": dict(model="basic", z_dim=20, arch={"hidden": 64, "bias_init": 0.1}),
+    "basic_default": dict(model="basic", z_dim=20, arch={"hidden": 64}),
+    "dcgan_nobn_bias01": dict(model="dcgan", z_dim=16, arch={"base_width": 8, "batch_norm": False, "bias_init": 0.1}),
+    "dcgan_bn": dict(model="dcgan", z_dim=16, arch={"base_width": 8}),
+}
+
 STEP_MODEL_KW = {
     "basic": dict(model="basic", z_dim=20, batch_size=16, arch={"hidden": 64}),
     "dcgan": dict(model="dcgan", z_dim=16, batch_size=8, arch={"base_width": 8}),
 }
+
+
+# The source recipes (DESIGN.md "Source recipes") at twin-test size: the knobs that reach the engines
+_ADAM = lambda lr, b1: {"d": {"lr": lr, "beta1": b1, "beta2": 0.999, "eps": 1e-8},
+                        "g": {"lr": lr, "beta1": b1, "beta2": 0.999, "eps": 1e-8}}
+RECIPES = {
+    "basic_tutorial": dict(model="basic", d_steps=1, g_steps=2, optim=_ADAM(2e-4, 0.9),
+                           arch={"hidden_activation": "relu", "output": "sigmoid", "weight_init": "xavier_uniform",
+                                 "bias_init": 0.1}),
+    "vanilla_mnist": dict(model="basic", d_steps=1, g_steps=1, fresh_noise=True, optim=_ADAM(1e-3, 0.9),
+                          arch={"weight_init": "xavier_uniform", "bias_init": 0.0}),
+    "mnist_notebook": dict(model="basic", label_smoothing=0.9, optim=_ADAM(2e-4, 0.5),
+                           arch={"hidden_activation": "leaky_relu", "leaky_slope": 0.01, "output": "tanh"}),
+    "dcgan_carpedm20": dict(model="dcgan", d_steps=1, g_steps=2, optim=_ADAM(2e-4, 0.5),
+                            arch={"kernel_size": 5, "padding": "same", "bn_eps": 1e-5, "bn_momentum": 0.1}),
+    "dcgan_blog": dict(model="dcgan", optim=_ADAM(2e-4, 0.5), arch={"kernel_size": 5, "padding": "same"}),
+}
+
+
+def recipe_kw(name: str, **over) -> dict:
+    """make_spec keywords for a recipe (twin-test size), with overrides."""
+    kw = copy.deepcopy(RECIPES[name])
+    arch = {**kw.pop("arch", {}), **over.pop("arch", {})}
+    return {**kw, **over, "arch": arch}
 
 
 def case_name(model, prior, d, g, g_loss, ls, frozen, extra=""):
@@ -106,6 +148,21 @@ def step_cases(model: str) -> dict[str, dict]:
             "uniform", 2, 2, "nonsaturating", 1.0, False, fresh_noise=True)
         out["basic-normal-3iters"] = dict(prior="normal", iterations=3)
         out["basic-uniform-tanh"] = dict(arch={"output": "tanh"})
+        # new knobs (one iteration each), and each basic recipe over 2 iterations
+        out["basic-knob-leaky02"] = dict(arch={"hidden_activation": "leaky_relu"})
+        out["basic-knob-leaky001"] = dict(arch={"hidden_activation": "leaky_relu", "leaky_slope": 0.01})
+        out["basic-knob-bias01"] = dict(arch={"bias_init": 0.1})
+        out["basic-knob-normal-init"] = dict(arch={"weight_init": "normal", "init_std": 0.05})
+        out["basic-knob-truncated-init"] = dict(arch={"weight_init": "truncated_normal", "init_std": 0.05})
+        # freeze_d false with different D and G optimisers: D must move under G's Adam in the G step
+        split = {"d": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.99, "eps": 1e-8},
+                 "g": {"lr": 2e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}
+        for fz in (True, False):
+            for g in (1, 2):
+                out[f"basic-optsplit-g{g}-{'frozen' if fz else 'unfrozen'}"] = dict(g_steps=g, freeze_d=fz, optim=split)
+        for r, kw in RECIPES.items():
+            if kw["model"] == "basic":
+                out[f"recipe-{r}"] = dict(iterations=2, **{k: v for k, v in recipe_kw(r).items() if k != "model"})
         return out
     cover = [  # (d, g), freeze, g_loss, smoothing, prior, kernel
         ((1, 1), True, "nonsaturating", 1.0, "uniform", 4),
@@ -121,6 +178,14 @@ def step_cases(model: str) -> dict[str, dict]:
     out[case_name(model, "uniform", 2, 1, "nonsaturating", 1.0, False, "-k5-fresh")] = _kw(
         "uniform", 2, 1, "nonsaturating", 1.0, False, fresh_noise=True, arch={"kernel_size": 5})
     out["dcgan-normal-3iters-k5"] = dict(prior="normal", iterations=3, arch={"kernel_size": 5})
+    out["dcgan-knob-k5-same"] = dict(arch={"kernel_size": 5, "padding": "same"})
+    out["dcgan-knob-nobn"] = dict(arch={"kernel_size": 5, "batch_norm": False, "bias_init": 0.1})
+    out["dcgan-knob-nobn-unfrozen"] = dict(freeze_d=False, g_steps=2, arch={"kernel_size": 4, "batch_norm": False})
+    out["dcgan-knob-slope01-trunc"] = dict(arch={"kernel_size": 4, "leaky_slope": 0.1,
+                                                 "weight_init": "truncated_normal"})
+    for r, kw in RECIPES.items():
+        if kw["model"] == "dcgan":
+            out[f"recipe-{r}"] = dict(iterations=2, **{k: v for k, v in recipe_kw(r).items() if k != "model"})
     return out
 
 
@@ -176,22 +241,68 @@ def state_arrays(state: dict) -> dict:
     return {f"state/{k}": v for k, v in state.items()}
 
 
+# Adam settings of the recipes and presets: (lr, beta1, beta2, eps)
+ADAM_SETTINGS = {"lr2e-4_b0.5": (2e-4, 0.5, 0.999, 1e-8), "lr2e-4_b0.9": (2e-4, 0.9, 0.999, 1e-8),
+                 "lr1e-3_b0.9": (1e-3, 0.9, 0.999, 1e-8), "lr1e-3_b0.5_b2_0.99": (1e-3, 0.5, 0.99, 1e-8)}
+ADAM_STEPS = 6
+
+
+def adam_inputs(rng: np.random.Generator, steps: int = ADAM_STEPS) -> list[np.ndarray]:
+    """Gradients [T, ...] for two tensors; each element keeps its sign over the steps (so the
+    summed update never cancels) and magnitudes span 1e-10 .. 1 (eps matters at the low end)."""
+    out = []
+    for shape in ((64, 32), (257,)):
+        sign = rng.choice([-1.0, 1.0], size=shape)
+        mag = 10.0 ** rng.uniform(-10, 0, size=shape)
+        out.append((sign * mag * (1 + 0.5 * rng.uniform(-1, 1, size=(steps, *shape)))).astype(np.float32))
+    return out
+
+
+def adam_reference(grads: list[np.ndarray], lr, b1, b2, eps) -> list[np.ndarray]:
+    """Algorithm 1 of the Adam paper in float64 (eps added to the bias-corrected sqrt(v)), from p = 0."""
+    res = []
+    for g in grads:
+        g = g.astype(np.float64)
+        p, m, v = np.zeros(g.shape[1:]), np.zeros(g.shape[1:]), np.zeros(g.shape[1:])
+        for t in range(1, len(g) + 1):
+            m = b1 * m + (1 - b1) * g[t - 1]
+            v = b2 * v + (1 - b2) * g[t - 1] ** 2
+            p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        res.append(p)
+    return res
+
+
 def build_jobs(tmp: Path, data: dict) -> tuple[list[dict], dict]:
     """All cases (same list for each framework) and the metadata the tests need."""
-    cases, meta = [], {"step": {}, "forward": {}, "count": {}}
+    cases, meta = [], {"step": {}, "forward": {}, "count": {}, "init": {}, "adam": {}}
+    rng = np.random.default_rng(11)
+    for name, hyper in ADAM_SETTINGS.items():
+        grads = adam_inputs(rng)
+        arrays = {f"grads_{i}": g for i, g in enumerate(grads)}
+        arrays.update({f"p0_{i}": np.zeros(g.shape[1:], np.float32) for i, g in enumerate(grads)})
+        path = write_inputs(tmp / f"adam-{name}.npz", hyper=np.array(hyper, np.float64), **arrays)
+        cases.append({"name": f"adam-{name}", "kind": "adam", "spec": make_spec("basic", z_dim=4,
+                                                                               arch={"hidden": 4}),
+                      "inputs": path})
+        meta["adam"][name] = {"case": f"adam-{name}", "reference": adam_reference(grads, *hyper)}
+    for name, kw in INIT_ARCHS.items():
+        cases.append({"name": f"init-{name}", "kind": "init", "spec": make_spec(**kw)})
+        meta["init"][name] = f"init-{name}"
     for name, kw in COUNT_ARCHS.items():
         cases.append({"name": f"count-{name}", "kind": "count", "spec": make_spec(**kw)})
         meta["count"][name] = f"count-{name}"
-    rng = np.random.default_rng(7)
     for name, kw in FORWARD_ARCHS.items():
         spec = make_spec(**kw)
+        # archs with the same parameter shapes get the same state and inputs (knob pairs compare directly)
+        shapes = repr([(p.name, p.shape) for p in runkit.param_specs(spec)] + [spec["z_dim"], spec["image_size"]])
+        rng = np.random.default_rng([7, zlib.crc32(shapes.encode())])
         state = random_state(spec, rng)
         z = runkit.sample_noise(rng, "normal", (8, spec["z_dim"]))
         kind = runkit.output_kind(spec)
         x = runkit.data.scale_np(runkit.prepare_images(data["train_images"][:8], spec), kind)
         path = write_inputs(tmp / f"fwd-{name}.npz", z=z, x=x, **state_arrays(state))
         cases.append({"name": f"fwd-{name}", "kind": "forward", "spec": spec, "inputs": path})
-        meta["forward"][name] = {"case": f"fwd-{name}", "state": state}
+        meta["forward"][name] = {"case": f"fwd-{name}", "state": state, "inputs": path}
     for model in ("basic", "dcgan"):
         prepared = {}
         for name, kw in step_cases(model).items():
