@@ -9,6 +9,7 @@ variable CI is set: then it fails, because CI installs them
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from html.parser import HTMLParser
@@ -62,18 +63,21 @@ def _relative_summary(tmp_path: Path, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+ADAM = '{"optim": "adam_default"}'
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """A small but complete study: 2 impls x 2 models x 3 seeds, a few conditions, one run
-    id with a script tag, a diverged run without a score and a failed run; rendered once."""
+    """A small but complete study: 2 impls x 3 seeds of every observation arm, a strong
+    g_loss effect, one run id with a script tag, a diverged run and a failed run."""
     root = tmp_path_factory.mktemp("study")
-    df = make_summary(seeds=(0, 1, 2), conditions=("baseline", "prior_random", "minimax", "adam_default"),
-                      effects={"prior_random": 1.0}, root=root)
+    df = make_summary(seeds=(0, 1, 2), effects={"g_loss": {"fid": math.log(1.5)}}, root=root, rng_seed=3,
+                      arm_sd=0.1)
     df = _relative_summary(root, df)
-    df.loc[0, "run_id"] = XSS  # a pytorch basic baseline run (seed 0): its grid is shown
-    div = df.index[(df["optim_preset"] == "adam_default") & (df["seed"] == 1)][0]
+    df.loc[0, "run_id"] = XSS  # its grid is shown and it appears in the runs table
+    div = df.index[(df["deviations"] == ADAM) & (df["seed"] == 1)][0]
     df.loc[div, ["status", "fid", "status_reason", "diverged_step"]] = ["diverged", np.nan, "loss is NaN", 40]
-    failed = df.index[(df["prior"] == "random") & (df["seed"] == 2)][0]
+    failed = df.index[(df["deviations"] == '{"prior": "random"}') & (df["seed"] == 2)][0]
     df.loc[failed, ["status", "status_reason"]] = ["failed", "no status.json: the run did not finish"]
     shutil.rmtree(root / df.loc[failed, "run_dir"])  # a failed run may leave nothing behind
     (root / "results").mkdir()
@@ -98,6 +102,18 @@ def test_every_observation_has_a_row(rendered):
         assert f'id="obs-{o.id}"' in html  # detail section the row links to
 
 
+def test_verdict_table_comes_first_and_environment_last(rendered):
+    _, html, df = rendered
+    line = html.index('id="summary-line"')
+    table = html.index('id="observations-table"')
+    assert line < table < html.index('id="rules-table"') < html.index('id="excluded-table"') < html.index(
+        'id="environment"')
+    assert f"{len(df)} runs (" in html and "n in every test = seeds" in html
+    # per-model (recipe) verdicts and n = seeds
+    assert "basic_tutorial (basic)" in html and "dcgan_carpedm20 (dcgan)" in html
+    assert "paired t-test over seeds, n = 3" in html
+
+
 def test_run_ids_are_escaped(rendered):
     _, html, _ = rendered
     assert XSS not in html
@@ -106,7 +122,7 @@ def test_run_ids_are_escaped(rendered):
 
 
 def test_all_referenced_images_exist_and_are_local(rendered):
-    out, html, _ = rendered
+    out, html, df = rendered
     page = parse(html)
     assert page.imgs, "no images in the report"
     for src in page.imgs + [h for h in page.links if not h.startswith("#")]:
@@ -115,9 +131,9 @@ def test_all_referenced_images_exist_and_are_local(rendered):
         assert (out.parent / unquote(parsed.path)).is_file(), f"missing file {src!r}"
     assert not page.stylesheets  # CSS is inline
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
-    # one sample grid per condition with a grid, copied into the report folder
+    # one sample grid per (model, condition, impl), copied into the report folder
     grids = [s for s in page.imgs if s.startswith("figures/grids/")]
-    assert len(grids) == 2 * 2 * 3 + 2  # impl x model x (baseline, prior, minimax) + dcgan adam
+    assert len(grids) == df.groupby(["model", "recipe", "deviations", "impl"]).ngroups
 
 
 def test_key_figures_at_fixed_names(rendered):
@@ -127,48 +143,57 @@ def test_key_figures_at_fixed_names(rendered):
         assert path.is_file() and path.stat().st_size > 1000, name
         assert f"figures/{name}.png" in html
     assert (out.parent / "observations.csv").is_file()
+    assert (out.parent / "excluded_runs.csv").is_file()
 
 
-def test_header_lists_problem_runs_and_rules(rendered):
+def test_rules_guard_and_excluded_runs_are_printed(rendered):
     _, html, df = rendered
     assert "loss is NaN" in html and "no status.json: the run did not finish" in html
-    for code in ("R0", "R1", "R2", "R3", "R4", "R5", "E0", "E2", "E3"):
-        assert f"<td>{code}</td>" in html
-    assert "Holm" in html and "TOST" in html
-    assert "worst value of that metric" in html  # the diverged-run rule is printed
+    for code in ("N", "A", "G", "S", "R", "W", "O", "X", "I", "E", "D"):
+        assert f"<td>{code}</td>" in html, code
+    assert "Holm" in html and "TOST" in html and "never imputed" in html
+    assert "did not train" in html and "450" in html  # the guard rule
     assert "mnist-net:1a2b3c4d" in html
-    assert f"{len(df)} in total" in html
+    excluded = html[html.index('id="excluded-table"'):]
+    failed = df.loc[df["status"] == "failed", "run_id"].iloc[0]
+    diverged = df.loc[df["status"] == "diverged", "run_id"].iloc[0]
+    assert failed in excluded and diverged in excluded
+    assert "diverged: no quality score" in excluded
 
 
 def test_verdicts_in_observations_csv(rendered):
     out, _, _ = rendered
     table = pd.read_csv(out.parent / "observations.csv")
-    verdicts = dict(zip(table["id"], table["verdict"]))
-    assert verdicts["prior"] == "reproduced"
-    assert verdicts["freeze_d"] == "inconclusive"  # arm not in this study
-    assert set(verdicts.values()) <= {"reproduced", "not reproduced", "inconclusive"}
+    first = table.drop_duplicates("id").set_index("id")
+    assert first.loc["g_loss", "verdict"] == "reproduced"
+    assert first.loc["g_loss", "n_seeds"] == 3
+    assert set(table["verdict"]) <= {"reproduced", "weaker than claimed", "not reproduced", "inconclusive"}
+    assert set(table["id"]) == {o.id for o in OBSERVATIONS}
 
 
 def test_autoescape_is_on():
     env = report.make_env()
     assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
-    assert env.get_template(report.TEMPLATE).render  # the template loads
+    assert env.autoescape(report.TEMPLATE) is True  # the report template itself is autoescaped
+    html = env.from_string("{% autoescape true %}{{ x }}{% endautoescape %}").render(x=XSS)
+    assert XSS not in html
 
 
-@pytest.mark.parametrize("variant", ["single_run", "one_impl_one_model", "header_only"])
+@pytest.mark.parametrize("variant", ["single_run", "one_impl", "header_only", "old_summary"])
 def test_partial_studies_render(tmp_path, monkeypatch, variant):
     monkeypatch.chdir(tmp_path)
     if variant == "single_run":
-        df = make_summary(seeds=(0,), impls=("pytorch",), models=("basic",), conditions=("baseline",),
-                          root=tmp_path)
-    elif variant == "one_impl_one_model":
-        df = make_summary(seeds=(0, 1, 2), impls=("tensorflow",), models=("dcgan",),
-                          conditions=("baseline", "minimax"), root=tmp_path)
+        df = make_summary(seeds=(0,), impls=("pytorch",), root=tmp_path).iloc[:1]
+    elif variant == "one_impl":
+        df = make_summary(seeds=(0, 1, 2), impls=("tensorflow",), root=tmp_path)
+    elif variant == "old_summary":  # before recipes, curve and probe columns existed
+        df = make_summary(seeds=(0, 1, 2), root=tmp_path, drop_columns=(
+            "recipe", "deviations", "fid_mid", "fid_end_curve", "d_probe_gap", "d_collapse_frac", "recall", "coverage"))
     else:
-        df = make_summary(seeds=(0,), impls=("pytorch",), models=("basic",), conditions=("baseline",)).iloc[0:0]
+        df = make_summary(seeds=(0,), impls=("pytorch",)).iloc[0:0]
     df = _relative_summary(tmp_path, df) if len(df) else df
-    if variant == "one_impl_one_model":  # a condition without grids and an unreadable log
-        for run_dir in df.loc[df["g_loss"] == "minimax", "run_dir"]:
+    if variant == "one_impl":  # a condition without grids and an unreadable log
+        for run_dir in df.loc[df["deviations"] == '{"g_loss": "minimax"}', "run_dir"]:
             (tmp_path / run_dir / "grid.png").unlink()
         (tmp_path / df["run_dir"].iloc[0] / "log.csv").write_text("")
     df.to_csv("summary.csv", index=False)
@@ -181,11 +206,12 @@ def test_partial_studies_render(tmp_path, monkeypatch, variant):
         assert (out.parent / src).is_file(), src
     for name in KEY_FIGURES:
         assert (out.parent / "figures" / f"{name}.png").is_file()
-    assert "inconclusive — arm missing" in html
     assert "config missing.json not found" in html
-    if variant == "one_impl_one_model":
+    assert "arm missing" in html
+    if variant == "one_impl":
         assert "no grid.png" in html
-        assert "only one framework" in html or "tensorflow only" in html
+    if variant == "old_summary":
+        assert "predates source recipes" in html
 
 
 # ---------------------------------------------------------------------------
