@@ -189,26 +189,9 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
 
 def observation_arms() -> dict[str, list[tuple[str, dict]]]:
     """Observation id -> its arms as (recipe, deviations), from ganbench.observations."""
-    try:
-        from ganbench.observations import arms_by_observation
-    except ImportError:  # TODO(lead): provisional until observations.py exposes it
-        return _PROVISIONAL_ARMS
+    from ganbench.observations import arms_by_observation
+
     return arms_by_observation()
-
-
-_PROVISIONAL_ARMS = {
-    "prior": [("basic_tutorial", {"prior": "random"}), ("basic_tutorial", {}), ("basic_tutorial", {"prior": "normal"})],
-    "freeze_d": [("basic_tutorial", {"freeze_d": False}), ("basic_tutorial", {})],
-    "schedule": [(r, d) for r in ("basic_tutorial", "dcgan_carpedm20")
-                 for d in ({}, {"g_steps": 1}, {"d_steps": 2, "g_steps": 1})],
-    "g_loss": [("vanilla_mnist", {"g_loss": "minimax"}), ("vanilla_mnist", {})],
-    "smoothing": [("mnist_notebook", {}), ("mnist_notebook", {"label_smoothing": 1.0})],
-    "leaky_relu": [("mnist_notebook", {}), ("mnist_notebook", {"hidden_activation": "relu"})],
-    "tanh_output": [("mnist_notebook", {}), ("mnist_notebook", {"output": "sigmoid"})],
-    "dcgan_vs_basic": [("dcgan_blog", {}), ("dcgan_blog", {"model": "basic"})],
-    "dcgan_adam": [("dcgan_carpedm20", {"optim": "adam_default"}), ("dcgan_carpedm20", {})],
-    "dcgan_batchnorm": [("dcgan_carpedm20", {"batch_norm": False}), ("dcgan_carpedm20", {})],
-}
 
 
 def included_observations(config: dict) -> list[str]:
