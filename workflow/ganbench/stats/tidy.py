@@ -75,7 +75,9 @@ def normalize(summary: pd.DataFrame | None) -> tuple[pd.DataFrame, set[str]]:
     legacy = [c for c in ("prior", "d_steps", "g_steps", "g_loss", "label_smoothing", "freeze_d", "fresh_noise",
                           "optim_preset", "hidden_activation", "output", "batch_norm", "steps", "batch_size",
                           "image_size") if c in df.columns]
-    legacy_key = df[legacy].astype(str).agg("|".join, axis=1) if legacy and len(df) else pd.Series("", index=df.index)
+    # map(str), not astype(str): pandas keeps NaN missing under astype(str)
+    legacy_key = (df[legacy].apply(lambda col: col.map(str)).agg("|".join, axis=1) if legacy and len(df)
+                  else pd.Series("", index=df.index))
     df["arm_key"] = np.where(has_recipe, df["recipe"] + " " + df["deviations"].fillna(""), "legacy " + legacy_key)
     df["condition"] = np.where(has_recipe, df["recipe"] + " " + df["deviations"].fillna("").replace("{}", "(recipe)"),
                                "legacy " + legacy_key)
