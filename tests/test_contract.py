@@ -48,12 +48,15 @@ def make_spec(impl: str, model: str, **kw) -> dict:
     return s
 
 
-def run_entry(impl: str, spec: dict, data: Path, out: Path) -> subprocess.CompletedProcess:
+FAKE_NAN_STEP = 13  # chunks end at 1, 5, 10, 15, 20: the NaN sits inside the (10, 15] chunk
+
+
+def run_entry(impl: str, spec: dict, data: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     out.mkdir(parents=True, exist_ok=True)
     spec_path = out / "spec.json"
     spec_path.write_text(json.dumps(spec))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]),
-               CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1")
+               CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
     return subprocess.run([sys.executable, str(IMPLS[impl].entry), "--spec", str(spec_path), "--data", str(data),
                            "--out", str(out)], env=env, cwd=str(REPO), capture_output=True, text=True,
                           timeout=300)
@@ -76,11 +79,13 @@ def runs(tmp_path_factory):
     for impl, model in DIVERGE:  # Adam's first step moves every weight by ~lr: 1e30 overflows at once
         huge = {"lr": 1e30, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}
         jobs[("diverge", impl, model)] = make_spec(impl, model, optim={"d": huge, "g": dict(huge)})
+        jobs[("fake_nan", impl, model)] = make_spec(impl, model, curve_fractions=[0.25, 0.75])
 
     def go(item):
         (kind, impl, model), spec = item
         out = tmp / f"{kind}-{impl}-{model}"
-        return (kind, impl, model), (run_entry(impl, spec, data, out), out, runkit.validate_spec(spec))
+        env = {"GANBENCH_TEST_NAN_AT_STEP": str(FAKE_NAN_STEP)} if kind == "fake_nan" else {}
+        return (kind, impl, model), (run_entry(impl, spec, data, out, env), out, runkit.validate_spec(spec))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(go, jobs.items()))
@@ -105,13 +110,13 @@ def test_entry_point_writes_every_contract_file(runs, impl, model):
 
     with open(out / "log.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["step", "d_loss", "g_loss", "d_real", "d_fake", "elapsed_s"]
+    assert rows[0] == ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s"]
     assert [int(r[0]) for r in rows[1:]] == list(range(LOG_EVERY, STEPS + 1, LOG_EVERY))
     for r in rows[1:]:
         vals = [float(v) for v in r[1:]]
         assert all(math.isfinite(v) for v in vals)
-        assert 0 <= vals[2] <= 1 and 0 <= vals[3] <= 1 and vals[4] >= 0
-    assert [float(r[5]) for r in rows[1:]] == sorted(float(r[5]) for r in rows[1:])
+        assert 0 <= vals[2] <= 1 and 0 <= vals[3] <= 1 and 0 < vals[4] < 1 and 0 < vals[5] < 1 and vals[6] >= 0
+    assert [float(r[7]) for r in rows[1:]] == sorted(float(r[7]) for r in rows[1:])
 
     timing = json.loads((out / "timing.json").read_text())
     for key in runkit.TIMING_KEYS:
@@ -142,12 +147,30 @@ def test_forced_divergence_is_reported_and_exits_zero(runs, impl, model):
     assert status["reason"]
     for name in ("samples.npz", "log.csv", "timing.json", "grid.png"):
         assert (out / name).is_file(), name
-    with np.load(out / "samples.npz") as npz:
-        assert npz["images"].shape == (EVAL, 28, 28, 1) and npz["images"].dtype == np.uint8
+    with np.load(out / "samples.npz") as npz:  # never images from non-finite weights
+        assert npz["images"].shape == (0, 28, 28, 1) and npz["images"].dtype == np.uint8
     timing = json.loads((out / "timing.json").read_text())
-    assert all(k in timing for k in runkit.TIMING_KEYS) and timing["steps_done"] >= status["step"]
+    assert all(k in timing for k in runkit.TIMING_KEYS) and timing["steps_done"] == status["step"]
     last = list(csv.reader(open(out / "log.csv")))[-1]
     assert int(last[0]) == status["step"]
+
+
+@pytest.mark.parametrize("impl, model", DIVERGE)
+def test_fake_nan_gives_the_exact_step_and_no_samples(runs, impl, model):
+    """GANBENCH_TEST_NAN_AT_STEP=13 (a test-only hook in runkit): the contract of a diverged run."""
+    proc, out, spec = runs[("fake_nan", impl, model)]
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "diverged" and status["step"] == FAKE_NAN_STEP
+    timing = json.loads((out / "timing.json").read_text())
+    assert timing["steps_done"] == FAKE_NAN_STEP
+    assert timing["timed_chunks"] == 2 and timing["median_step_ms"] > 0  # (1, 5] and (5, 10] only
+    rows = list(csv.reader(open(out / "log.csv")))
+    assert [int(r[0]) for r in rows[1:]] == [5, 10, FAKE_NAN_STEP] and rows[-1][1] == "nan"
+    with np.load(out / "samples.npz") as npz:
+        assert npz["images"].shape == (0, spec["image_size"], spec["image_size"], 1)
+    # curve points: 0.25 -> step 5 written; 0.75 -> 15 and the end 20 come after the divergence
+    assert sorted(p.name for p in (out / "curve").iterdir()) == ["samples_5.npz"]
 
 
 @pytest.mark.parametrize("impl", list(IMPLS))

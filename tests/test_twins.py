@@ -424,6 +424,20 @@ def _run_entry(impl: str, spec: dict, data: Path, out: Path) -> subprocess.Popen
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def assert_informative(images: np.ndarray, what: str = "samples") -> None:
+    """Samples that are all one value (or all the same image) make an identity check meaningless."""
+    assert images.size and images.std() > 0, f"{what}: every pixel has the same value"
+    assert len({img.tobytes() for img in images}) > 1, f"{what}: every image is the same"
+
+
+def test_constant_samples_fail_the_identity_check():
+    ok = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    assert_informative(ok)
+    for bad in (np.zeros_like(ok), np.full_like(ok, 255), np.repeat(ok[:1], 4, axis=0), ok[:0]):
+        with pytest.raises(AssertionError):
+            assert_informative(bad)
+
+
 @pytest.mark.parametrize("impl", FRAMEWORKS)
 def test_same_spec_and_seed_give_byte_identical_samples(tmp_path, impl):
     data = tmp_path / "mnist.npz"
@@ -440,6 +454,95 @@ def test_same_spec_and_seed_give_byte_identical_samples(tmp_path, impl):
         assert p.returncode == 0, f"{key}: {err[-3000:]}"
     for m in specs:
         a, b = (tmp_path / f"{m}-{r}" / "samples.npz" for r in (1, 2))
+        with np.load(a) as npz:
+            assert_informative(npz["images"], f"{impl} {m}")
         assert hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(b.read_bytes()).hexdigest(), m
         assert (tmp_path / f"{m}-1" / "log.csv").read_text().splitlines()[1].split(",")[:5] == \
             (tmp_path / f"{m}-2" / "log.csv").read_text().splitlines()[1].split(",")[:5]
+
+
+# ------------------------------------------------------------------ 8. twins through the impl CLI, many steps
+CLI_BASIC_STEPS, CLI_DCGAN_STEPS = 200, 10
+CLI_LOSS_ATOL = 1e-5
+# Pixels of samples.npz equal after 200 BasicGAN steps. The issue asked for 99.9%; that is below the
+# floor set by the GAN's own sensitivity: PyTorch against PyTorch with lr * (1 + 3e-7) (a round-off
+# sized perturbation) gives 99.865% on this recipe and data, PyTorch against TensorFlow 99.864%
+# (before the Adam fix: ~96%). So the twins are held to 99.8%, just under that floor.
+CLI_PIXELS_EQUAL = 0.998
+
+
+def _mnist(tmp: Path) -> Path:
+    """The real MNIST: results/data/mnist.npz when built, else built here from the offline copy."""
+    path = C.REPO / "results" / "data" / "mnist.npz"
+    if path.is_file():
+        return path
+    from ganbench.data import build_dataset
+    build_dataset("mnist", tmp / "mnist.npz")
+    return tmp / "mnist.npz"
+
+
+def _read_log(path: Path) -> np.ndarray:
+    import csv
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return np.array([[float(r[c]) for c in ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train",
+                                            "d_probe_test")] for r in rows])
+
+
+@pytest.fixture(scope="module")
+def cli_twins(tmp_path_factory):
+    """Each framework's train.py on the basic_tutorial recipe (full BasicGAN size, 200 steps) and the
+    dcgan_carpedm20 recipe (k5 'same', 10 steps), each run its own process, two at a time."""
+    tmp = tmp_path_factory.mktemp("cli_twins")
+    data = _mnist(tmp)
+    specs = {
+        "basic": C.make_spec(**C.recipe_kw("basic_tutorial", steps=CLI_BASIC_STEPS, log_every=10, eval_samples=500,
+                                           grid_size=16, probe_size=64, curve_fractions=[0.5])),
+        "dcgan": C.make_spec(**C.recipe_kw("dcgan_carpedm20", steps=CLI_DCGAN_STEPS, log_every=1, batch_size=16,
+                                           z_dim=32, eval_samples=64, grid_size=16, probe_size=16,
+                                           arch={"base_width": 8})),
+    }
+    out = {}
+    jobs = [(m, impl) for m in specs for impl in FRAMEWORKS]
+    for i in range(0, len(jobs), 2):
+        procs = {(m, impl): _run_entry(impl, {**specs[m], "impl": impl}, data, tmp / f"{m}-{impl}")
+                 for m, impl in jobs[i:i + 2]}
+        for key, p in procs.items():
+            _, err = p.communicate(timeout=600)
+            assert p.returncode == 0, f"{key}: {err[-3000:]}"
+            out[key] = tmp / f"{key[0]}-{key[1]}"
+    return specs, out
+
+
+@pytest.mark.parametrize("model", ["basic", "dcgan"])
+def test_cli_twins_logged_losses_agree(cli_twins, model, capsys):
+    specs, out = cli_twins
+    a, b = (_read_log(out[(model, fw)] / "log.csv") for fw in FRAMEWORKS)
+    steps = specs[model]["steps"]
+    assert a.shape == b.shape and a[-1, 0] == b[-1, 0] == steps
+    diff = np.abs(a[:, 1:5] - b[:, 1:5])
+    probe = np.abs(a[:, 5:] - b[:, 5:])
+    with capsys.disabled():
+        print(f"\n[cli twins {model}, {steps} steps] max |PT - TF| of d_loss/g_loss/d_real/d_fake "
+              f"{diff.max():.2e}, of the probes {probe.max():.2e}")
+    assert diff.max() <= CLI_LOSS_ATOL, f"{model}: logged values differ by {diff.max():.2e}"
+    assert probe.max() <= CLI_LOSS_ATOL
+    assert np.isfinite(a).all() and a[:, 5:].min() > 0
+
+
+def test_cli_twins_basic_samples_are_pixel_identical(cli_twins, capsys):
+    _, out = cli_twins
+    imgs = []
+    for fw in FRAMEWORKS:
+        with np.load(out[("basic", fw)] / "samples.npz") as npz:
+            imgs.append(npz["images"])
+        assert_informative(imgs[-1], f"{fw} samples")
+    a, b = imgs
+    equal = float((a == b).mean())
+    with capsys.disabled():
+        print(f"\n[cli twins basic] pixels equal {equal:.6f} ({int((a != b).sum())} of {a.size} differ, "
+              f"max |diff| {int(np.abs(a.astype(int) - b.astype(int)).max())})")
+    assert a.shape == b.shape and equal >= CLI_PIXELS_EQUAL
+    for fw in FRAMEWORKS:  # the curve samples (same noise at each point) exist in both
+        names = sorted(p.name for p in (out[("basic", fw)] / "curve").iterdir())
+        assert names == ["samples_100.npz", "samples_200.npz"], (fw, names)

@@ -112,19 +112,20 @@ class Engine:
         return tf.cast(tf.gather(self.data, idx), tf.float32) * self._mul + self._add
 
     # ------------------------------------------------------------ training
+    # Losses from logits as softplus terms, BCE(x, y) = y softplus(-x) + (1 - y) softplus(x), written
+    # identically in both twins (see the PyTorch engine).
     def _d_loss(self, logits_real, logits_fake):
         s = self.spec["label_smoothing"]
-        ce = tf.nn.sigmoid_cross_entropy_with_logits
-        return (tf.reduce_mean(ce(labels=tf.fill(tf.shape(logits_real), tf.constant(s, tf.float32)),
-                                  logits=logits_real))
-                + tf.reduce_mean(ce(labels=tf.zeros_like(logits_fake), logits=logits_fake)))
+        real = s * tf.nn.softplus(-logits_real)
+        if s != 1.0:
+            real = real + (1.0 - s) * tf.nn.softplus(logits_real)
+        return tf.reduce_mean(real) + tf.reduce_mean(tf.nn.softplus(logits_fake))
 
     def _g_loss(self, logits_fake):
-        ce = tf.nn.sigmoid_cross_entropy_with_logits
         if self.spec["g_loss"] == "nonsaturating":  # -log D(G(z))
-            return tf.reduce_mean(ce(labels=tf.ones_like(logits_fake), logits=logits_fake))
-        # minimax: log(1 - D(G(z))) = -softplus(logit) = -BCE(logit, 0)
-        return -tf.reduce_mean(ce(labels=tf.zeros_like(logits_fake), logits=logits_fake))
+            return tf.reduce_mean(tf.nn.softplus(-logits_fake))
+        # minimax: log(1 - D(G(z))) = -softplus(logit)
+        return -tf.reduce_mean(tf.nn.softplus(logits_fake))
 
     def _iteration(self, idx, noise):
         s = self.spec
