@@ -1,0 +1,111 @@
+"""The smoke study on a real one-node Slurm, submitted through profiles/slurm.
+
+The cluster (munged, mariadbd + slurmdbd, slurmctld, slurmd from Debian's packages)
+lives in a temp dir and is torn down by pid at the end; see slurm_helpers/cluster.py.
+Outside CI the test is skipped, with the reason, when the machine cannot run it (not
+root, packages missing: `./ganbench test` as root installs them); under CI=true it fails.
+"""
+import filecmp
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slurm_helpers.cluster import ClusterUnavailable, SlurmCluster, missing_reason
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SMOKE = REPO / "config" / "smoke.yaml"
+STUDY = "smoke"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Every rule but the two `localrule`s (spec, resolved_config) runs as a Slurm job.
+CLUSTER_RULES = {"dataset", "train", "evaluate", "benchmark", "speed", "aggregate", "report"}
+
+
+def cannot_run(reason: str):
+    msg = f"the Slurm test cannot run here: {reason}"
+    if IN_CI:
+        pytest.fail(msg + " (CI=true: this must run in CI)")
+    pytest.skip(msg)
+
+
+def snakemake(workdir: Path, *args: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(SMOKE), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    reason = missing_reason()
+    if reason:
+        cannot_run(reason)
+    slurm = SlurmCluster(tmp_path / "slurm")
+    try:
+        slurm.start()
+    except ClusterUnavailable as exc:
+        cannot_run(str(exc))
+    except RuntimeError as exc:
+        cannot_run(f"the one-node cluster did not start: {exc}")
+    try:
+        yield slurm
+    finally:
+        pids = [p.pid for _, p in slurm.procs]
+        slurm.stop()
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()
+                 and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+        assert not alive, f"cluster daemons still running after teardown: {alive}"
+
+
+@pytest.mark.pipeline
+def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
+    t0 = time.monotonic()
+    env = cluster.env(dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    on_slurm = tmp_path / "on_slurm"
+    cores = str(min(os.cpu_count() or 1, 2))
+    proc = snakemake(on_slurm, "--workflow-profile", str(REPO / "profiles" / "slurm"), "--cores", cores,
+                     "--slurm-init-seconds-before-status-checks", "2", env=env, timeout=480)
+    slurm_s = time.monotonic() - t0
+    log = proc.stdout + proc.stderr
+    run_uuid = re.search(r"SLURM run ID: (\S+)", log).group(1)
+
+    results = on_slurm / "results" / STUDY
+    runs = sorted(p.name for p in (results / "runs").iterdir())
+    assert len(runs) == 4, runs
+    assert (on_slurm / "reports" / STUDY / "index.html").stat().st_size > 0
+
+    # Every job of the run as sacct lists it: the plugin names them after its run ID and
+    # comments them with rule and wildcards.
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 86400))
+    listing = cluster.sacct("-X", "--parsable2", "--noheader", "--name", run_uuid, "--starttime", since,
+                            "--format=JobIDRaw,Comment%200,State,ExitCode,Elapsed,AllocCPUS,ReqMem")
+    rows = [line.split("|") for line in listing.splitlines() if line.strip()]
+    print(f"\nsacct listing of the smoke study's Slurm jobs (run ID {run_uuid}):")
+    print("JobID|Comment|State|ExitCode|Elapsed|AllocCPUS|ReqMem")
+    print(listing)
+    assert rows, f"sacct lists no job named {run_uuid}"
+    assert all(row[2] == "COMPLETED" for row in rows), listing
+    rules = {re.match(r"rule_([a-z_]+?)(_wildcards_|$)", row[1]).group(1) for row in rows}
+    assert rules == CLUSTER_RULES, rules
+    trained = sorted(row[1].removeprefix("rule_train_wildcards_") for row in rows
+                     if row[1].startswith("rule_train_wildcards_"))
+    assert trained == runs, (trained, runs)
+
+    # The same runs trained locally: byte-identical samples.
+    t1 = time.monotonic()
+    local = tmp_path / "local"
+    targets = [f"results/{STUDY}/runs/{run}/samples.npz" for run in runs]
+    snakemake(local, "--cores", cores, *targets, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""), timeout=300)
+    for run in runs:
+        a = results / "runs" / run / "samples.npz"
+        b = local / "results" / STUDY / "runs" / run / "samples.npz"
+        assert filecmp.cmp(a, b, shallow=False), f"{run}: samples.npz on Slurm differs from the local run"
+    print(f"smoke study on Slurm {slurm_s:.0f} s, local training {time.monotonic() - t1:.0f} s")
