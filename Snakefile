@@ -23,6 +23,7 @@ from ganbench.config import ConfigError, check_against_impls, validate_config
 from ganbench.grid import expand_runs
 from ganbench.gpu_slots import resolve_gpu_count
 from ganbench.impls import ContractError, discover_impls
+from ganbench.preflight import NotWritable, check_writable
 
 REPO = workflow.basedir
 # Jobs run `python` = the interpreter running Snakemake, and import the project's modules.
@@ -54,6 +55,14 @@ TRAIN_THREADS = config["threads"] or (2 if N_GPUS else 1)
 wildcard_constraints:
     run_id="|".join(RUN_IDS) if RUN_IDS else "(?!)",
     shape="|".join(SHAPES) if SHAPES else "(?!)",
+
+
+onstart:
+    # Not a dry run: the folders every job writes must be writable before any job starts.
+    try:
+        check_writable([RESULTS, os.path.dirname(DATA), f"reports/{STUDY}"])
+    except NotWritable as exc:
+        raise WorkflowError(str(exc)) from None
 
 
 include: "workflow/rules/data.smk"
