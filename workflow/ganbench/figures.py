@@ -3,6 +3,7 @@ when the data are missing (a labelled placeholder), so the fixed file names alwa
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -22,6 +23,7 @@ VERDICT_COLOURS = {"reproduced": "#1b7837", "weaker than claimed": "#e08214", "n
 LOG_SERIES = (("d_loss", "D loss"), ("g_loss", "G loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"))
 
 sns.set_theme(style="whitegrid", context="notebook")
+matplotlib.rcParams["axes.formatter.useoffset"] = False  # no "1e-7+6.98" offsets on near-constant axes
 
 
 def _save(fig, path: Path) -> Path:
@@ -88,7 +90,7 @@ def _band(ax, logs: pd.DataFrame, column: str, label: str, colour) -> bool:
     g = g[np.isfinite(g["mean"])]
     if g.empty:
         return False
-    ax.plot(g["step"], g["mean"], color=colour, label=label, lw=1.5)
+    ax.plot(g["step"], g["mean"], color=colour, label=label, lw=1.5, marker="o" if len(g) < 12 else None, ms=3)
     if (g["count"] > 1).any():
         ax.fill_between(g["step"], g["min"], g["max"], color=colour, alpha=0.2, lw=0)
     return True
@@ -262,16 +264,16 @@ def frameworks_figure(result: dict | None, path: Path) -> Path:
     return _save(fig, path)
 
 
-def training_curves_figure(rows: pd.DataFrame, resolve, path: Path) -> Path:
+def loss_curves_figure(rows: pd.DataFrame, resolve, path: Path) -> Path:
     """D and G loss, D(x), D(G(z)) per model (rows) and impl (colour), band = min–max over seeds."""
     if rows is None or rows.empty:
-        return placeholder(path, "Training curves", "no runs")
+        return placeholder(path, "Loss curves", "no runs")
     models = sorted(rows["model"].unique())
     impls = sorted(rows["impl"].unique())
     palette = dict(zip(impls, sns.color_palette("deep", max(3, len(impls)))))
     logs = collect_logs(rows, resolve)
     if logs.empty:
-        return placeholder(path, "Training curves", "no log.csv found for the baseline runs")
+        return placeholder(path, "Loss curves", "no log.csv found for the baseline runs")
     fig, axes = plt.subplots(len(models), 4, figsize=(15, 3.0 * len(models)), squeeze=False)
     for i, model in enumerate(models):
         for j, (col, label) in enumerate(LOG_SERIES):
@@ -282,7 +284,195 @@ def training_curves_figure(rows: pd.DataFrame, resolve, path: Path) -> Path:
             ax.set_xlabel("step")
             if i == 0 and j == 0:
                 ax.legend(fontsize=8)
-    fig.suptitle("Baseline condition: mean over seeds, band = min–max over seeds", fontsize=11)
+    fig.suptitle("Losses and D outputs of each recipe's own arm: mean over seeds, band = min–max over seeds",
+                 fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# Learning curves (metrics.json "curve") and the guard
+# ---------------------------------------------------------------------------
+
+CURVE_COLUMNS = ("step", "fraction", "n", "fid", "classes_covered", "recall", "coverage", "precision", "is_mean")
+
+
+def read_curve(run_dir: Path | None) -> list[dict]:
+    """The ``curve`` points of a run's metrics.json ([] when absent or unreadable)."""
+    if run_dir is None:
+        return []
+    try:
+        data = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return []
+    curve = data.get("curve") if isinstance(data, dict) else None
+    return [p for p in curve if isinstance(p, dict) and "step" in p] if isinstance(curve, list) else []
+
+
+def _int_or(x, default: int) -> int:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return default
+    return int(x) if math.isfinite(x) and x > 0 else default
+
+
+def collect_curves(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+    """One row per curve point of the finished (status ok) runs in ``rows``: run_id, impl, model,
+    seed, the point's columns and ``images`` = step x batch_size x d_steps (images seen by D)."""
+    frames = []
+    if rows is None or rows.empty:
+        return pd.DataFrame()
+    for _, row in rows.iterrows():
+        if row.get("status", "ok") != "ok":
+            continue
+        points = read_curve(resolve(row.get("run_dir", "")))
+        if not points:
+            continue
+        pts = pd.DataFrame(points)
+        for col in CURVE_COLUMNS:
+            pts[col] = pd.to_numeric(pts[col], errors="coerce") if col in pts else np.nan
+        per_step = _int_or(row.get("batch_size"), 1) * _int_or(row.get("d_steps"), 1)
+        pts = pts.assign(run_id=row["run_id"], impl=row.get("impl", ""), model=row.get("model", ""),
+                         seed=row.get("seed", np.nan), images=pts["step"] * per_step)
+        frames.append(pts[["run_id", "impl", "model", "seed", "images", *CURVE_COLUMNS]])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def curve_bands(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per images-seen point: twins averaged within a seed first (geometric mean of FID, mean of
+    classes), then mean over seeds with min–max over seeds. Columns images, fid, fid_lo, fid_hi,
+    classes, classes_lo, classes_hi, n_seeds."""
+    if curves is None or curves.empty:
+        return pd.DataFrame()
+    c = curves.assign(log_fid=np.log(curves["fid"].where(curves["fid"] > 0)))
+    per_seed = c.groupby(["images", "seed"]).agg(log_fid=("log_fid", "mean"),
+                                                   classes=("classes_covered", "mean")).reset_index()
+    g = per_seed.groupby("images").agg(lf=("log_fid", "mean"), lf_lo=("log_fid", "min"), lf_hi=("log_fid", "max"),
+                                       classes=("classes", "mean"), classes_lo=("classes", "min"),
+                                       classes_hi=("classes", "max"), n_seeds=("seed", "nunique")).reset_index()
+    return g.assign(fid=np.exp(g["lf"]), fid_lo=np.exp(g["lf_lo"]), fid_hi=np.exp(g["lf_hi"])).drop(
+        columns=["lf", "lf_lo", "lf_hi"]).sort_values("images")
+
+
+def _draw_curve(ax_fid, ax_cls, bands: pd.DataFrame, label: str, colour, ls: str = "-") -> bool:
+    if bands.empty:
+        return False
+    n = int(bands["n_seeds"].max())
+    lab = f"{label} ({n} seed{'s' if n != 1 else ''})"
+    for ax, col in ((ax_fid, "fid"), (ax_cls, "classes")):
+        ok = np.isfinite(bands[col])
+        if not ok.any():
+            continue
+        b = bands[ok]
+        ax.plot(b["images"], b[col], color=colour, ls=ls, marker="o", ms=3.5, lw=1.6, label=lab)
+        if (b["n_seeds"] > 1).any():
+            ax.fill_between(b["images"], b[f"{col}_lo"], b[f"{col}_hi"], color=colour, alpha=0.18, lw=0)
+    return True
+
+
+def _guard_lines(ax_fid, ax_cls, fid_limit: float, min_classes: int) -> None:
+    if _finite(fid_limit):
+        ax_fid.axhline(fid_limit, color="#b2182b", ls="--", lw=1)
+        ax_fid.annotate(f"guard: FID ≤ {fid_limit:g}", (0.01, fid_limit), xycoords=("axes fraction", "data"),
+                        fontsize=7, color="#b2182b", va="bottom")
+    ax_cls.axhline(min_classes, color="#b2182b", ls="--", lw=1)
+    ax_cls.annotate(f"guard: ≥ {min_classes} classes", (0.01, min_classes), xycoords=("axes fraction", "data"),
+                    fontsize=7, color="#b2182b", va="bottom")
+    ax_cls.set_ylim(0, 10.5)
+
+
+def _style_curve_axes(ax_fid, ax_cls, title: str) -> None:
+    ax_fid.set_yscale("log")
+    ax_fid.set_ylabel("FID (log scale)")
+    ax_cls.set_ylabel("classes covered (of 10)")
+    for ax in (ax_fid, ax_cls):
+        ax.set_xlabel("images seen by D (step × batch × d_steps)")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    ax_fid.set_title(f"{title}: FID", fontsize=9)
+    ax_cls.set_title(f"{title}: classes covered", fontsize=9)
+
+
+CURVE_NOTE = "mean over seeds (twins averaged within a seed), band = min–max over seeds; curve samples only"
+
+
+def learning_curves_figure(panels: list[dict], path: Path, title: str, min_classes: int = 8) -> Path:
+    """One row per panel: FID (log) and classes covered against images seen, one line per series
+    with its seed band, the guard's thresholds dashed. ``panels``: [{"title", "fid_limit",
+    "series": [(label, curves DataFrame, style)]}] with style "control" | "treatment" | "reference" | impl
+    index (int)."""
+    drawn = []
+    for p in panels:
+        series = [(label, curve_bands(c), style) for label, c, style in p["series"]]
+        if any(not b.empty for _, b, _ in series):
+            drawn.append((p, series))
+    if not drawn:
+        return placeholder(path, title, "no learning-curve points (metrics.json 'curve') for these runs")
+    deep = sns.color_palette("deep")
+    styles = {"control": (deep[0], "-"), "treatment": (deep[1], "--"), "reference": ("#777777", ":")}
+    dashes = ("-", "--", ":", "-.")
+    fig, axes = plt.subplots(len(drawn), 2, figsize=(11, 3.1 * len(drawn) + 0.6), squeeze=False)
+    for (p, series), (ax_fid, ax_cls) in zip(drawn, axes):
+        for label, bands, style in series:
+            colour, ls = styles.get(style, (deep[style % len(deep)], dashes[style % len(dashes)])
+                                    if isinstance(style, int) else ("#333333", "-"))
+            _draw_curve(ax_fid, ax_cls, bands, label, colour, ls)
+        _guard_lines(ax_fid, ax_cls, p.get("fid_limit", math.nan), min_classes)
+        _style_curve_axes(ax_fid, ax_cls, p["title"])
+        ax_cls.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{title}\n{CURVE_NOTE}", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def guard_figure(panels: list[dict], path: Path, title: str, min_classes: int = 8) -> Path:
+    """The control arm's end scores that decided the guard, per panel (model / recipe): FID per
+    seed against the model's threshold and classes covered per seed against the minimum; one
+    marker per run (impl), diverged runs marked at the top."""
+    panels = [p for p in panels if p["rows"] is not None and len(p["rows"])]
+    if not panels:
+        return placeholder(path, title, "no control run in this study")
+    deep = sns.color_palette("deep")
+    fig, axes = plt.subplots(len(panels), 2, figsize=(10, 2.9 * len(panels) + 0.6), squeeze=False)
+    for p, (ax_fid, ax_cls) in zip(panels, axes):
+        rows = p["rows"]
+        impls = sorted(rows["impl"].unique())
+        seeds = sorted(rows["seed"].dropna().unique())
+        xpos = {s: i for i, s in enumerate(seeds)}
+        fids = pd.to_numeric(rows["fid"], errors="coerce")
+        top = max([v for v in [fids.max(), p.get("fid_limit")] if _finite(v)] or [1.0]) * 1.6
+        for k, impl in enumerate(impls):
+            part = rows[rows["impl"] == impl]
+            off = (k - (len(impls) - 1) / 2) * 0.12
+            for _, r in part.iterrows():
+                x = xpos.get(r["seed"], 0) + off
+                if r["status"] != "ok":
+                    for ax, y in ((ax_fid, top), (ax_cls, 10.2)):
+                        ax.plot([x], [y], "x", color=deep[k % len(deep)], ms=7)
+                    continue
+                ax_fid.plot([x], [r["fid"]], "o", color=deep[k % len(deep)], ms=6,
+                            label=impl if r["seed"] == part["seed"].min() else None)
+                ax_cls.plot([x], [r["classes_covered"]], "o", color=deep[k % len(deep)], ms=6)
+        if _finite(p.get("fid_limit")):
+            ax_fid.axhline(p["fid_limit"], color="#b2182b", ls="--", lw=1)
+            ax_fid.axhspan(p["fid_limit"], top * 2, color="#b2182b", alpha=0.06)
+        ax_cls.axhline(min_classes, color="#b2182b", ls="--", lw=1)
+        ax_cls.axhspan(-0.5, min_classes, color="#b2182b", alpha=0.06)
+        ax_fid.set_yscale("log")
+        ax_fid.set_ylim(top=top * 1.3)
+        ax_cls.set_ylim(-0.3, 10.6)
+        for ax in (ax_fid, ax_cls):
+            ax.set_xticks(range(len(seeds)))
+            ax.set_xticklabels([f"seed {int(s)}" for s in seeds], fontsize=8)
+            ax.set_xlim(-0.6, max(len(seeds), 1) - 0.4)
+        limit = f" (guard ≤ {p['fid_limit']:g})" if _finite(p.get("fid_limit")) else ""
+        ax_fid.set_title(f"{p['title']}\ncontrol FID per seed{limit}", fontsize=9)
+        ax_cls.set_title(f"{p['title']}\ncontrol classes covered (guard ≥ {min_classes})", fontsize=9)
+        ax_fid.set_ylabel("FID (log)")
+        ax_cls.set_ylabel("classes covered")
+        if impls:
+            ax_fid.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{title} (x = diverged; shaded = fails the rule)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -310,6 +500,41 @@ def timing_figure(df: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel("")
         ax.set_xlabel(title)
     devices = ", ".join(sorted(set(map(str, usable["device"].dropna())))) or "unknown device"
-    fig.suptitle(f"Timing per implementation and model (all conditions; device: {devices})", fontsize=11)
+    fig.suptitle(f"Timing of the training jobs (they share the machine; not an exclusive benchmark) per "
+                 f"implementation and model, all conditions; device: {devices}", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def benchmark_figure(speed: pd.DataFrame, path: Path) -> Path:
+    """The exclusive benchmark: median step time and images/s per shape (rows) and impl (bars)."""
+    if speed is None or speed.empty or not np.isfinite(pd.to_numeric(speed["median_step_ms"], errors="coerce")).any():
+        return placeholder(path, "Timing (exclusive benchmark)", "no benchmark rows")
+    data = speed.assign(label=speed["shape"].astype(str) + np.where(
+        speed["compile"].astype(str).str.lower() == "true", " (compiled)", ""))
+    order = list(dict.fromkeys(data["label"]))
+    impls = sorted(data["impl"].unique())
+    palette = dict(zip(impls, sns.color_palette("deep", max(3, len(impls)))))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 0.55 * len(order) * max(1, len(impls)) / 1.5 + 1.8))
+    for ax, metric, title in ((axes[0], "median_step_ms", "median step (ms)"),
+                              (axes[1], "images_per_s", "images / s"),
+                              (axes[2], "first_step_s", "first step incl. tracing/compile (s)")):
+        vals = data[np.isfinite(pd.to_numeric(data[metric], errors="coerce"))]
+        if vals.empty:
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"no {title}", ha="center", va="center")
+            continue
+        sns.barplot(data=vals, y="label", x=metric, hue="impl", order=order, hue_order=impls, palette=palette,
+                    ax=ax, errorbar=None)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("")
+        ax.set_xlabel(title)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=palette[i]) for i in impls], labels=impls,
+               loc="upper right", fontsize=9, title="impl")
+    devices = ", ".join(sorted(set(map(str, speed["device"].dropna())))) or "unknown device"
+    threads = ", ".join(sorted(set(str(int(t)) for t in pd.to_numeric(speed["threads"], errors="coerce").dropna()))) or "?"
+    fig.suptitle(f"Exclusive benchmark per shape and impl (device: {devices}; threads: {threads})", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)

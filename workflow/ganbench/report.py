@@ -1,12 +1,18 @@
 """Render the study's HTML report.
 
     python -m ganbench.report --summary results/<study>/summary.csv \
-        --config results/<study>/config.json --out reports/<study>/index.html
+        --config results/<study>/config.json --speed results/<study>/speed.csv \
+        --out reports/<study>/index.html
 
 Writes ``index.html``, ``observations.csv``, ``excluded_runs.csv`` and ``figures/`` (fixed names:
-observations.png, fid_by_condition.png, frameworks.png, training_curves.png,
-timing.png; plus obs_<id>.png per observation and grids/ with one copied sample
-grid per condition). Everything the page shows lives in that folder: no CDN,
+observations.png, fid_by_condition.png, frameworks.png, training_curves.png (FID and classes
+covered learning curves), loss_curves.png, timing.png; plus, per observation that ran,
+obs_<id>.png, obs_<id>_curves.png and obs_<id>_guard.png, and grids/ with one copied sample
+grid per condition).
+
+The speed table and the frameworks step-time ratios come from ``--speed`` (the exclusive
+benchmark rule's speed.csv); without it (or with an empty file) the report falls back to the
+training jobs' timing and says so. Everything the page shows lives in that folder: no CDN,
 no external fonts or scripts, so it reads offline.
 
 ``run_dir`` paths in the summary are relative to the current working directory
@@ -32,11 +38,17 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoescape
 
 from ganbench import figures, stats
-from ganbench.observations import METRICS, metric_label
+from ganbench.observations import METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
+from ganbench.stats import guard
+from ganbench.stats.arms import arm_rows
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "report.html.j2"
-KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "timing")
+KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
+NOT_RUN = "not run at this scale"
+SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",
+                 "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb", "device", "framework",
+                 "framework_version", "compile", "threads", "ratio_to_fastest")
 PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake", "torch",
             "torchvision", "torchmetrics", "tensorflow", "tensorflow-cpu", "keras")
 TABLE_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverage", "classes_covered")
@@ -171,6 +183,31 @@ def load_config(path: Path | None) -> tuple[dict, str]:
     return (data if isinstance(data, dict) else {}), ""
 
 
+def load_speed(path: Path | None) -> tuple[pd.DataFrame | None, str]:
+    """The benchmark rule's speed.csv, or (None, why not) when it is not given, missing or empty."""
+    if path is None:
+        return None, "no benchmark table given (--speed)"
+    path = Path(path)
+    if not path.is_file():
+        return None, f"benchmark table {path} not found"
+    try:
+        speed = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None, f"benchmark table {path} is empty"
+    except Exception as exc:  # noqa: BLE001 - a report must still render
+        return None, f"benchmark table {path} unreadable: {exc}"
+    missing = [c for c in ("impl", "shape", "median_step_ms") if c not in speed]
+    if missing:
+        return None, f"benchmark table {path} lacks columns {', '.join(missing)}"
+    speed = speed[pd.to_numeric(speed["median_step_ms"], errors="coerce").notna()]
+    if speed.empty:
+        return None, f"benchmark table {path} has no timed rows"
+    for col in SPEED_COLUMNS:
+        if col not in speed:
+            speed[col] = math.nan
+    return speed.reset_index(drop=True), ""
+
+
 class Resolver:
     """Maps a summary ``run_dir`` to an existing folder: as given (relative to the cwd),
     else relative to the repo root guessed from the summary path."""
@@ -292,6 +329,230 @@ def _decorate(results: list[dict]) -> None:
                 ref["effect_text"], ref["ci_text"] = effect_display(ref)
 
 
+
+# ---------------------------------------------------------------------------
+# Speed: the exclusive benchmark (speed.csv), else the training jobs
+# ---------------------------------------------------------------------------
+
+
+def ratio_pairs(impls) -> list[tuple[str, str]]:
+    """(impl, reference) step-time ratios to show: every impl against TensorFlow, then every other
+    impl against PyTorch as well (PyTorch / TensorFlow appears once, as that)."""
+    impls = sorted(impls)
+    out: list[tuple[str, str]] = []
+    for ref in [r for r in reversed(REFERENCE_IMPLS) if r in impls]:
+        for x in impls:
+            if x != ref and (x, ref) not in out and (ref, x) not in out:
+                out.append((x, ref))
+    return out
+
+
+def _bool_text(x) -> str:
+    t = str(x).strip().lower()
+    return {"true": "on", "1": "on", "1.0": "on", "false": "off", "0": "off", "0.0": "off"}.get(t, "—" if t in ("", "nan") else t)
+
+
+def benchmark_speed(speed: pd.DataFrame) -> dict:
+    """Per benchmark shape (and compile mode / device where they vary): each impl's row and the
+    step-time ratios impl / reference of the same shape."""
+    sp = speed.copy()
+    for col in ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb",
+                "ratio_to_fastest", "batch_size", "d_steps", "g_steps", "steps", "repeats", "threads"):
+        sp[col] = pd.to_numeric(sp[col], errors="coerce")
+    sp["compile_text"] = [_bool_text(c) for c in sp["compile"]]
+    sp["device"] = sp["device"].astype(str).replace({"nan": ""})
+    keys = ["shape", "compile_text", "device"]
+    groups, pairs_seen = [], []
+    for key, g in sp.groupby(keys, sort=False):
+        shape, comp, device = key
+        rows = g.groupby("impl", sort=True).agg(
+            {c: ("median" if c in ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb",
+                                   "peak_device_mb", "ratio_to_fastest") else "first")
+             for c in g.columns if c not in ("impl",)}).reset_index()
+        ms = dict(zip(rows["impl"], rows["median_step_ms"]))
+        ratios = []
+        for x, ref in ratio_pairs(rows["impl"]):
+            r = ms[x] / ms[ref] if ms.get(ref) and math.isfinite(ms[ref]) and ms[ref] > 0 else math.nan
+            ratios.append({"impl": x, "reference": ref, "ratio": r})
+            if (x, ref) not in pairs_seen:
+                pairs_seen.append((x, ref))
+        first = rows.iloc[0]
+        groups.append({"shape": shape, "compile": comp, "device": device or "—", "model": first["model"],
+                       "batch_size": first["batch_size"], "d_steps": first["d_steps"], "g_steps": first["g_steps"],
+                       "rows": rows.to_dict("records"),
+                       "ratios": {f"{q['impl']} / {q['reference']}": q for q in ratios}})
+    threads = sorted({int(t) for t in sp["threads"].dropna()})
+    repeats = sorted({int(t) for t in sp["repeats"].dropna()})
+    return {"source": "benchmark", "groups": groups, "pair_labels": [f"{a} / {b}" for a, b in pairs_seen],
+            "threads": ", ".join(map(str, threads)) or "unknown",
+            "repeats": ", ".join(map(str, repeats)) or "unknown",
+            "devices": ", ".join(sorted({d for d in sp["device"] if d})) or "unknown"}
+
+
+# ---------------------------------------------------------------------------
+# Observations: arms present or not, learning curves and the guard per observation
+# ---------------------------------------------------------------------------
+
+OBS_BY_ID = {o.id: o for o in OBSERVATIONS}
+
+
+def _included(config: dict) -> list[str] | None:
+    inc = (config.get("observations") or {}).get("include") if isinstance(config.get("observations"), dict) else None
+    if inc == "all" or inc is None:
+        return None
+    return [str(i) for i in inc] if isinstance(inc, list) else None
+
+
+def _group_ran(g: dict) -> bool:
+    return bool(g.get("treatment", {}).get("n_runs") or g.get("control", {}).get("n_runs")
+                or any(ref.get("counts", {}).get("n_runs") for ref in g.get("references", [])))
+
+
+def mark_not_run(results: list[dict], config: dict, df: pd.DataFrame) -> None:
+    """Observations (and groups) none of whose arms has a run: shown as 'not run at this scale',
+    not judged and not hidden. Sets ``not_run`` / ``not_run_reason`` / ``shown_verdict``."""
+    included = _included(config)
+    n_impls = df["impl"].nunique() if len(df) else 0
+    for o in results:
+        for g in o["groups"]:
+            g["not_run"] = not _group_ran(g)
+            g["shown_verdict"] = NOT_RUN if g["not_run"] else g.get("verdict", "")
+        o["not_run"] = not o["groups"] or all(g["not_run"] for g in o["groups"])
+        if not o["not_run"]:
+            o["shown_verdict"] = o["verdict"]
+            o["not_run_reason"] = ""
+            continue
+        o["shown_verdict"] = NOT_RUN
+        if o["kind"] == "equivalence":
+            o["not_run_reason"] = (f"needs runs of the same arm and seed in two implementations; this study has "
+                                   f"{n_impls} implementation(s)")
+        elif included is not None and o["id"] not in included:
+            o["not_run_reason"] = ("this study's config leaves it out of observations.include, so its arms "
+                                   "were not run at this scale")
+        else:
+            o["not_run_reason"] = "no run of its arms in this study"
+
+
+def _base_arm(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["deviations"] == "{}"] if (rows["deviations"] == "{}").any() else rows
+
+
+def group_arms(o: dict, g: dict, df: pd.DataFrame) -> list[dict]:
+    """Panels (one per recipe) of a group's arms: {"title", "recipe", "series": [(label, rows, style)],
+    "control": rows}."""
+    obs = OBS_BY_ID.get(o["id"])
+    if o["kind"] == "equivalence":
+        rows = df[df["model"] == g.get("model")]
+        ctrl_all = _base_arm(rows[rows["impl"] == g.get("reference")])
+        treat_all = _base_arm(rows[rows["impl"] == g.get("impl")])
+        panels = []
+        for recipe in sorted(set(ctrl_all["recipe"]) | set(treat_all["recipe"])):
+            c, t = ctrl_all[ctrl_all["recipe"] == recipe], treat_all[treat_all["recipe"] == recipe]
+            panels.append({"title": f"{g['group']}, {recipe or 'runs'}", "recipe": recipe, "control": c,
+                           "series": [(f"control: {g.get('reference')}", c, "control"),
+                                      (f"treatment: {g.get('impl')}", t, "treatment")]})
+        return panels
+    if obs is None:
+        return []
+    c = arm_rows(df, g["recipe"], obs.control)
+    t = arm_rows(df, g["recipe"], obs.treatment)
+    series = [(f"control: {o['control_label']}", c, "control"), (f"treatment: {o['treatment_label']}", t, "treatment")]
+    for label, dev in obs.references:
+        r = arm_rows(df, g["recipe"], dev)
+        if len(r):
+            series.append((f"reference: {label}", r, "reference"))
+    return [{"title": g["group"], "recipe": g["recipe"], "control": c, "series": series}]
+
+
+def _fid_limit(rows: pd.DataFrame) -> float:
+    for model, size in zip(rows["model"], rows["image_size"]):
+        limit = guard.max_fid(model, size)
+        if _num(limit) is not None:
+            return limit
+    return math.nan
+
+
+def _guard_rows(control: pd.DataFrame) -> list[dict]:
+    out = []
+    for _, r in control.sort_values(["seed", "impl"]).iterrows():
+        limit = guard.max_fid(r["model"], r["image_size"])
+        fid, classes = _num(r.get("fid")), _num(r.get("classes_covered"))
+        if r["status"] != "ok":
+            verdict = r["status"]
+        elif fid is None or classes is None or _num(limit) is None:
+            verdict = "not measured"
+        else:
+            verdict = "passes" if fid <= limit and classes >= guard.MIN_CLASSES else "misses"
+        out.append({"run_id": r["run_id"], "seed": r["seed"], "impl": r["impl"], "recipe": r.get("recipe", ""),
+                    "status": r["status"], "fid": fid, "fid_limit": limit, "classes": classes, "verdict": verdict})
+    return out
+
+
+def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver, fig_dir: Path) -> None:
+    """Per observation that ran: obs_<id>_curves.png (learning curves of its arms) and
+    obs_<id>_guard.png (the control's end scores vs the guard), plus the guard's rows per group."""
+    curve_cache: dict[str, pd.DataFrame] = {}
+
+    def curves(rows: pd.DataFrame) -> pd.DataFrame:
+        frames = []
+        for _, row in rows.iterrows():
+            rid = row["run_id"]
+            if rid not in curve_cache:
+                curve_cache[rid] = figures.collect_curves(row.to_frame().T, resolve)
+            frames.append(curve_cache[rid])
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    for o in results:
+        o["curves_figure"] = o["guard_figure"] = None
+        if o["not_run"]:
+            for g in o["groups"]:
+                g["guard_rows"] = []
+            continue
+        curve_panels, guard_panels = [], []
+        for g in o["groups"]:
+            g["guard_rows"] = []
+            if g["not_run"]:
+                continue
+            for panel in group_arms(o, g, df):
+                limit = _fid_limit(panel["control"] if len(panel["control"]) else
+                                   pd.concat([s[1] for s in panel["series"]]))
+                curve_panels.append({"title": panel["title"], "fid_limit": limit,
+                                     "series": [(label, curves(rows), style) for label, rows, style in panel["series"]]})
+                guard_panels.append({"title": panel["title"], "fid_limit": limit, "rows": panel["control"]})
+                g["guard_rows"].extend(_guard_rows(panel["control"]))
+        name = _safe_name(o["id"])
+        figures.learning_curves_figure(curve_panels, fig_dir / f"obs_{name}_curves.png",
+                                       f"{o['id']}: learning curves per arm", guard.MIN_CLASSES)
+        figures.guard_figure(guard_panels, fig_dir / f"obs_{name}_guard.png",
+                             f"{o['id']}: the control arm's end scores that decided the guard", guard.MIN_CLASSES)
+        o["curves_figure"] = f"figures/obs_{name}_curves.png"
+        o["guard_figure"] = f"figures/obs_{name}_guard.png"
+
+
+def training_curve_panels(df: pd.DataFrame, resolve: Resolver) -> list[dict]:
+    """Key figure: each recipe's own arm per (recipe, model), one series per impl."""
+    usable = df[df["status"] != "failed"]
+    base = usable[usable["deviations"] == "{}"] if (usable["deviations"] == "{}").any() else usable
+    impls = sorted(base["impl"].unique())
+    panels = []
+    for (recipe, model), rows in base.groupby(["recipe", "model"], sort=True):
+        series = [(impl, figures.collect_curves(rows[rows["impl"] == impl], resolve), impls.index(impl))
+                  for impl in impls if (rows["impl"] == impl).any()]
+        panels.append({"title": f"{recipe} ({model})" if recipe else model, "fid_limit": _fid_limit(rows),
+                       "series": series})
+    return panels
+
+
+def _curve_samples(config: dict, df: pd.DataFrame) -> tuple[str, str]:
+    """(curve sample count, end-score sample count) as text, from the config, else the runs."""
+    cs, es = config.get("curve_samples"), config.get("eval_samples")
+    if cs is None and len(df) and "curve_n" in df:
+        v = pd.to_numeric(df["curve_n"], errors="coerce").dropna().unique()
+        cs = ", ".join(str(int(x)) for x in sorted(v)) if len(v) else None
+    return (str(cs) if cs is not None else "fewer", str(es) if es is not None else "the end score's")
+
+
 def summary_line(df: pd.DataFrame) -> str:
     if not len(df):
         return "No runs in this summary."
@@ -303,27 +564,43 @@ def summary_line(df: pd.DataFrame) -> str:
 
 
 def build_context(analysis: dict, config: dict, config_note: str, summary_path: Path,
-                  resolve: Resolver, out_dir: Path) -> dict:
+                  resolve: Resolver, out_dir: Path, speed: pd.DataFrame | None = None,
+                  speed_note: str = "no benchmark table given (--speed)") -> dict:
     df = analysis["df"]
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     results = analysis["observations"]
     _decorate(results)
 
+    mark_not_run(results, config, df)
+    ran = [r for r in results if not r["not_run"]]
+
     # figures (fixed names always written)
-    figures.observations_figure(results, fig_dir / "observations.png")
+    figures.observations_figure([{**r, "groups": [g for g in r["groups"] if not g["not_run"]]} for r in ran],
+                                fig_dir / "observations.png")
     figures.fid_by_condition_figure(analysis["conditions"], df, fig_dir / "fid_by_condition.png")
     figures.frameworks_figure(next((r for r in results if r["kind"] == "equivalence"), None),
                               fig_dir / "frameworks.png")
-    base_rows = df[(df["deviations"] == "{}") & (df["status"] != "failed")]
-    if base_rows.empty:
+    curve_n, eval_n = _curve_samples(config, df)
+    figures.learning_curves_figure(training_curve_panels(df, resolve) if len(df) else [],
+                                   fig_dir / "training_curves.png",
+                                   "Learning curves of each recipe's own arm, per implementation", guard.MIN_CLASSES)
+    base_rows = df[(df["deviations"] == "{}") & (df["status"] != "failed")] if len(df) else df
+    if base_rows.empty and len(df):
         base_rows = df[df["status"] != "failed"]
-    figures.training_curves_figure(base_rows, resolve, fig_dir / "training_curves.png")
-    figures.timing_figure(df, fig_dir / "timing.png")
-    for r in results:
+    figures.loss_curves_figure(base_rows, resolve, fig_dir / "loss_curves.png")
+    if speed is not None:
+        speed_ctx = benchmark_speed(speed)
+        figures.benchmark_figure(speed, fig_dir / "timing.png")
+    else:
+        speed_ctx = {"source": "training", **analysis["speed"]}
+        figures.timing_figure(df, fig_dir / "timing.png")
+    speed_ctx["note"] = speed_note
+    for r in ran:
         name = f"obs_{_safe_name(r['id'])}.png"
         figures.observation_figure(r, resolve, df, fig_dir / name)
         r["figure"] = f"figures/{name}"
+    observation_panels(results, df, resolve, fig_dir)
 
     metrics = list(TABLE_METRICS)
     conditions = analysis["conditions"]
@@ -375,7 +652,11 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "min_seeds": analysis["min_seeds"],
         "table_metrics": [(m, metric_label(m), METRICS[m].better) for m in metrics],
         "conditions": _condition_rows(conditions, metrics) if not conditions.empty else [],
-        "speed": analysis["speed"],
+        "speed": speed_ctx,
+        "curve_samples": curve_n,
+        "eval_samples": eval_n,
+        "min_classes": guard.MIN_CLASSES,
+        "not_run_label": NOT_RUN,
         "grids": _grids(analysis, resolve, fig_dir),
         "key_figures": {k: f"figures/{k}.png" for k in KEY_FIGURES},
         "runs": df.sort_values(["model", "impl", "run_id"]).to_dict("records") if len(df) else [],
@@ -393,7 +674,7 @@ def make_env() -> Environment:
     return env
 
 
-def render(summary_path: Path, config_path: Path | None, out_path: Path) -> Path:
+def render(summary_path: Path, config_path: Path | None, out_path: Path, speed_path: Path | None = None) -> Path:
     summary_path, out_path = Path(summary_path), Path(out_path)
     out_dir = out_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -401,10 +682,17 @@ def render(summary_path: Path, config_path: Path | None, out_path: Path) -> Path
     config, note = load_config(config_path)
     analysis = stats.analyse(summary, config)
     resolve = Resolver(summary_path)
-    context = build_context(analysis, config, note, summary_path, resolve, out_dir)
+    speed, speed_note = load_speed(speed_path)
+    context = build_context(analysis, config, note, summary_path, resolve, out_dir, speed, speed_note)
     html = make_env().get_template(TEMPLATE).render(**context)
     out_path.write_text(html, encoding="utf-8")
-    stats.observations_frame(analysis).to_csv(out_dir / "observations.csv", index=False)
+    frame = stats.observations_frame(analysis)
+    not_run = {o["id"]: o["not_run_reason"] for o in analysis["observations"] if o.get("not_run")}
+    if len(frame):
+        hit = frame["id"].isin(list(not_run))
+        frame.loc[hit, "verdict"] = NOT_RUN
+        frame.loc[hit, "reason"] = frame.loc[hit, "id"].map(not_run)
+    frame.to_csv(out_dir / "observations.csv", index=False)
     _excluded_frame(analysis).to_csv(out_dir / "excluded_runs.csv", index=False)
     return out_path
 
@@ -418,12 +706,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--summary", required=True, type=Path, help="results/<study>/summary.csv")
     parser.add_argument("--config", type=Path, default=None, help="results/<study>/config.json")
+    parser.add_argument("--speed", type=Path, default=None,
+                        help="results/<study>/speed.csv from the benchmark rule (else: the training jobs' timing)")
     parser.add_argument("--out", required=True, type=Path, help="reports/<study>/index.html")
     args = parser.parse_args(argv)
     if not args.summary.is_file():
         print(f"error: summary {args.summary} does not exist", file=sys.stderr)
         return 2
-    out = render(args.summary, args.config, args.out)
+    out = render(args.summary, args.config, args.out, args.speed)
     print(f"report written to {out}")
     return 0
 

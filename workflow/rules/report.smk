@@ -31,7 +31,7 @@ rule report:
                 caption=f"../report/{name}.rst",
                 category="ganbench",
             )
-            for name in ("observations", "fid_by_condition", "frameworks", "training_curves", "timing")
+            for name in ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
         ],
     log:
         f"{RESULTS}/logs/report.log",
@@ -39,4 +39,4 @@ rule report:
         "../../environment.yml"
     shell:
         "python -m ganbench.report --summary {input.summary} --config {input.config}"
-        " --out {output.html} > {log} 2>&1"
+        " --speed {input.speed} --out {output.html} > {log} 2>&1"
