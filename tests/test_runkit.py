@@ -511,6 +511,8 @@ def test_probe_columns_and_curve_samples(tmp_path):
              curve_fractions=[0.25, 0.5], curve_samples=9)
     assert rloop.curve_steps(s) == [8, 15, 30] and 8 in rloop.chunk_ends(s) and 15 in rloop.chunk_ends(s)
     engines = []
+    (tmp_path / "out" / "curve").mkdir(parents=True)  # a stale point of an earlier run of this folder
+    np.savez(tmp_path / "out" / "curve" / "samples_12.npz", images=np.zeros((3, 28, 28, 1), np.uint8))
     runkit.run_training(s, data, tmp_path / "out", lambda sp, seed: engines.append(_ProbeEngine(sp, seed)) or engines[-1])
     rows = list(csv.DictReader(open(tmp_path / "out" / "log.csv")))
     assert list(rows[0]) == list(runkit.LOG_COLUMNS)

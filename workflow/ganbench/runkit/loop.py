@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -156,6 +157,7 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
     t0 = time.perf_counter() if t0 is None else t0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "curve", ignore_errors=True)  # stale points of an earlier run must not be scored
     st = rstreams.make_streams(spec["seed"])
     images = rdata.load_train_images(data_path, spec)
     engine = engine_cls(spec, st.framework_seed())
