@@ -48,7 +48,7 @@ def cluster(tmp_path):
     reason = missing_reason()
     if reason:
         cannot_run(reason)
-    slurm = SlurmCluster(tmp_path / "slurm")
+    slurm = SlurmCluster(tmp_path / "slurm", gpus=1)  # a GPU gres backed by /dev/null: GPU requests schedule
     try:
         slurm.start()
     except ClusterUnavailable as exc:
@@ -109,3 +109,22 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
         b = local / "results" / STUDY / "runs" / run / "samples.npz"
         assert filecmp.cmp(a, b, shallow=False), f"{run}: samples.npz on Slurm differs from the local run"
     print(f"smoke study on Slurm {slurm_s:.0f} s, local training {time.monotonic() - t1:.0f} s")
+
+    # The GPU path of the profile: with gpus=1 a training job asks Slurm for one GPU (and
+    # cpus_per_gpu CPUs) and runs on the GPU id Slurm gives it (CUDA_VISIBLE_DEVICES, as is).
+    # The node's "GPU" is /dev/null, so the impl still computes on the CPU.
+    gpu_run = "pytorch-dcgan_blog-basic-s0"
+    assert gpu_run in runs
+    on_gpu = tmp_path / "on_slurm_gpu"
+    proc = snakemake(on_gpu, "--workflow-profile", str(REPO / "profiles" / "slurm"), "--cores", cores,
+                     "--slurm-init-seconds-before-status-checks", "2", "--config", "device=auto", "gpus=1",
+                     f"results/{STUDY}/runs/{gpu_run}/samples.npz", env=env, timeout=300)
+    gpu_uuid = re.search(r"SLURM run ID: (\S+)", proc.stdout + proc.stderr).group(1)
+    listing = cluster.sacct("-X", "--parsable2", "--noheader", "--name", gpu_uuid, "--starttime", since,
+                            "--format=JobIDRaw,Comment%200,State,AllocTRES%200")
+    print(listing)
+    train = [line.split("|") for line in listing.splitlines() if f"rule_train_wildcards_{gpu_run}" in line]
+    assert len(train) == 1 and train[0][2] == "COMPLETED", listing
+    assert "gres/gpu=1" in train[0][3] and "cpu=2" in train[0][3], listing
+    train_log = (on_gpu / "results" / STUDY / "logs" / "train" / f"{gpu_run}.log").read_text()
+    assert f"{gpu_run}/spec.json on GPU 0" in train_log, train_log[:2000]

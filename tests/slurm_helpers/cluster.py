@@ -28,6 +28,7 @@ PACKAGES = "munge slurmctld slurmd slurm-client slurmdbd mariadb-server"
 BINARIES = ("munged", "mungekey", "mariadb-install-db", "mariadbd", "slurmdbd", "slurmctld", "slurmd",
             "sbatch", "srun", "sacct", "sinfo", "squeue", "scancel", "scontrol")
 CONF_LINK = Path("/run/slurm/conf")  # where slurmd (configless) caches the config for the node's clients
+FAKE_GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom")  # distinct char devices, no GPU
 MARKER = "GANBENCH_SLURM_ROOT"  # in every daemon's environment: how teardown finds the job processes
 
 
@@ -76,8 +77,11 @@ def _mem_mb() -> int:
 
 
 class SlurmCluster:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, gpus: int = 0):
+        """``gpus``: GPU gres on the node, backed by /dev/null when the machine has none, so that
+        GPU requests (``--gpus=1``) are scheduled and CUDA_VISIBLE_DEVICES is set as on a GPU node."""
         self.root = Path(root).resolve()
+        self.gpus = min(gpus, len(FAKE_GPU_FILES))
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.hostname = socket.gethostname().split(".")[0]
         self.cpus = os.cpu_count() or 1
@@ -190,6 +194,11 @@ class SlurmCluster:
             "StorageUser=root\nStorageLoc=slurm_acct_db\n")
         os.chmod(dbd, 0o600)
         (self.etc / "plugstack.conf").write_text("")
+        gres = ""
+        if self.gpus:
+            (self.etc / "gres.conf").write_text(
+                "AutoDetect=off\n" + "".join(f"Name=gpu File={dev}\n" for dev in FAKE_GPU_FILES[:self.gpus]))
+            gres = f" Gres=gpu:{self.gpus}"
         self.conf.write_text(
             f"ClusterName=ganbench\nSlurmctldHost={self.hostname}(127.0.0.1)\n"
             f"SlurmctldPort={p['ctld']}\nSlurmdPort={p['slurmd']}\n" + auth +
@@ -205,8 +214,9 @@ class SlurmCluster:
             "AccountingStoreFlags=job_comment\n"  # sacct shows the plugin's --comment (rule, wildcards)
             "JobAcctGatherType=jobacct_gather/none\nJobCompType=jobcomp/none\n"
             "SlurmdParameters=config_overrides\n"  # RealMemory below may exceed this machine's
+            + ("GresTypes=gpu\nAccountingStorageTRES=gres/gpu\n" if self.gpus else "") +
             "ReturnToService=2\nMinJobAge=300\nSlurmdTimeout=60\nInactiveLimit=0\nKillWait=5\n"
-            f"NodeName={self.hostname} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb} "
+            f"NodeName={self.hostname} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb}{gres} "
             "State=UNKNOWN\n"
             f"PartitionName=main Nodes={self.hostname} Default=YES MaxTime=INFINITE State=UP\n")
 
@@ -299,7 +309,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[1] != "up":
         print(__doc__)
         return 2
-    cluster = SlurmCluster(Path(argv[2]))
+    cluster = SlurmCluster(Path(argv[2]), gpus=int(os.environ.get("GPUS", "0")))
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the daemons on SIGTERM too
     t0 = time.monotonic()
     cluster.start()
@@ -309,6 +319,8 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the teardown short
+            signal.signal(sig, signal.SIG_IGN)
         cluster.stop()
     return 0
 
