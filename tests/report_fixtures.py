@@ -179,3 +179,28 @@ def write_run_folder(path: Path, seed: int = 0, steps: int = 100, log_every: int
     curve = [{"step": s, "fraction": s / steps, "n": 100, "fid": 500.0 - 2 * s + rng.normal(0, 5),
               "classes_covered": 10, "recall": 0.2, "coverage": 0.4} for s in (25, 50, 75, 100)]
     (path / "metrics.json").write_text(json.dumps({"status": "ok", "metrics": {}, "curve": curve}))
+
+
+SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",
+                 "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb", "device", "framework",
+                 "framework_version", "compile", "threads", "ratio_to_fastest")
+
+
+def write_speed_csv(path: Path, step_ms: dict | None = None) -> Path:
+    """A benchmark rule's speed.csv: one row per impl x shape. ``step_ms``: {(impl, shape): ms};
+    default: PyTorch 2.5 ms and TensorFlow 4.0 ms on a BasicGAN shape (ratio 0.625), 30 / 24 ms on
+    a DCGAN shape (ratio 1.25)."""
+    step_ms = step_ms or {("pytorch", "basic_tutorial-basic"): 2.5, ("tensorflow", "basic_tutorial-basic"): 4.0,
+                          ("pytorch", "dcgan_carpedm20-dcgan"): 30.0, ("tensorflow", "dcgan_carpedm20-dcgan"): 24.0}
+    rows = []
+    for (impl, shape), ms in step_ms.items():
+        model = shape.rsplit("-", 1)[1]
+        fastest = min(v for (i, s), v in step_ms.items() if s == shape)
+        rows.append({"impl": impl, "shape": shape, "model": model, "batch_size": 64, "d_steps": 1, "g_steps": 2,
+                     "steps": 50, "repeats": 3, "median_step_ms": ms, "images_per_s": 64 * 1000 / ms,
+                     "first_step_s": 0.2, "setup_s": 1.5, "peak_host_mb": 600.0, "peak_device_mb": np.nan,
+                     "device": "cpu", "framework": impl, "framework_version": "1.0", "compile": False,
+                     "threads": 1, "ratio_to_fastest": ms / fastest})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=list(SPEED_COLUMNS)).to_csv(path, index=False)
+    return path

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganbench import report
+from ganbench import figures, report
 from ganbench.observations import OBSERVATIONS
 import browser
-from report_fixtures import CONFIG, make_summary
+from report_fixtures import CONFIG, make_summary, write_run_folder, write_speed_csv
 
 XSS = "<script>alert(1)</script>"
-KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "timing")
+KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
 
 
 class Page(HTMLParser):
@@ -69,10 +69,11 @@ ADAM = '{"optim": "adam_default"}'
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """A small but complete study: 2 impls x 3 seeds of every observation arm, a strong
-    g_loss effect, one run id with a script tag, a diverged run and a failed run."""
+    g_loss effect, the notebook recipe untrained (FID ~950, 1 class), one run id with a script
+    tag, a diverged run, a failed run, and the benchmark's speed.csv."""
     root = tmp_path_factory.mktemp("study")
     df = make_summary(seeds=(0, 1, 2), effects={"g_loss": {"fid": math.log(1.5)}}, root=root, rng_seed=3,
-                      arm_sd=0.1)
+                      arm_sd=0.1, untrained=("mnist_notebook",))
     df = _relative_summary(root, df)
     df.loc[0, "run_id"] = XSS  # its grid is shown and it appears in the runs table
     div = df.index[(df["deviations"] == ADAM) & (df["seed"] == 1)][0]
@@ -82,12 +83,13 @@ def rendered(tmp_path_factory):
     shutil.rmtree(root / df.loc[failed, "run_dir"])  # a failed run may leave nothing behind
     (root / "results").mkdir()
     df.to_csv(root / "results" / "summary.csv", index=False)
-    (root / "results" / "config.json").write_text(json.dumps(CONFIG))
+    (root / "results" / "config.json").write_text(json.dumps({**CONFIG, "curve_samples": 300, "eval_samples": 2000}))
+    write_speed_csv(root / "results" / "speed.csv")
     cwd = os.getcwd()
     os.chdir(root)  # run_dir paths are relative to the working directory (the repo root)
     try:
         assert report.main(["--summary", "results/summary.csv", "--config", "results/config.json",
-                            "--out", "reports/synthetic/index.html"]) == 0
+                            "--speed", "results/speed.csv", "--out", "reports/synthetic/index.html"]) == 0
     finally:
         os.chdir(cwd)
     out = root / "reports" / "synthetic" / "index.html"
@@ -212,6 +214,152 @@ def test_partial_studies_render(tmp_path, monkeypatch, variant):
         assert "no grid.png" in html
     if variant == "old_summary":
         assert "predates source recipes" in html
+
+
+# ---------------------------------------------------------------------------
+# Learning curves, the guard's evidence, the speed table, observations not run
+# ---------------------------------------------------------------------------
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
+
+
+PLACEHOLDER_WIDTH = 800  # a placeholder PNG is ~660 px wide; the real figures are wider
+
+
+def _section(html: str, obs_id: str) -> str:
+    start = html.index(f'<section id="obs-{obs_id}">')
+    return html[start:html.index("</section>", start)]
+
+
+def _verdict_row(html: str, obs_id: str) -> str:
+    start = html.index(f'id="row-{obs_id}"')
+    return html[start:html.index("</tr>", start)]
+
+
+def test_curve_points_images_seen_and_twins_averaged_within_a_seed(tmp_path):
+    write_run_folder(tmp_path / "a", seed=0)  # curve points at steps 25, 50, 75, 100
+    write_run_folder(tmp_path / "b", seed=1)
+    rows = pd.DataFrame([
+        {"run_id": "a", "run_dir": str(tmp_path / "a"), "status": "ok", "impl": "pytorch", "model": "basic",
+         "seed": 0, "batch_size": 64, "d_steps": 2},
+        {"run_id": "b", "run_dir": str(tmp_path / "b"), "status": "diverged", "impl": "pytorch", "model": "basic",
+         "seed": 1, "batch_size": 64, "d_steps": 2}])
+    curves = figures.collect_curves(rows, lambda d: Path(d) if d else None)
+    assert list(curves["images"]) == [25 * 128, 50 * 128, 75 * 128, 100 * 128]  # step x batch x d_steps
+    assert set(curves["run_id"]) == {"a"}  # a diverged run's curve is left out
+    # seed 0: twins at FID 100 and 400 (geometric mean 200); seed 1: both 100
+    c = pd.DataFrame({"images": [100] * 4, "seed": [0, 0, 1, 1], "fid": [100.0, 400.0, 100.0, 100.0],
+                      "classes_covered": [10, 6, 10, 10]})
+    band = figures.curve_bands(c).iloc[0]
+    assert band["n_seeds"] == 2
+    assert band["fid"] == pytest.approx(math.sqrt(200 * 100))
+    assert (band["fid_lo"], band["fid_hi"]) == (pytest.approx(100), pytest.approx(200))  # over seeds, not runs
+    assert (band["classes"], band["classes_lo"], band["classes_hi"]) == (9, 8, 10)
+
+
+def test_learning_curves_in_the_report(rendered):
+    out, html, df = rendered
+    key = out.parent / "figures" / "training_curves.png"
+    width, height = _png_size(key)
+    assert width > PLACEHOLDER_WIDTH and height > 5 * 250  # one row of panels per (recipe, model)
+    assert 'src="figures/training_curves.png"' in html and 'src="figures/loss_curves.png"' in html
+    curves = html[html.index('id="curves"'):html.index('id="timing"')]
+    assert "300 curve-sample images" in curves and "2000 of the end score" in curves
+    assert "compare curve points with each other only" in curves
+    for obs in ("g_loss", "prior", "schedule", "frameworks"):
+        sec = _section(html, obs)
+        src = f"figures/obs_{obs}_curves.png"
+        assert f'src="{src}"' in sec, obs  # next to its observation
+        assert _png_size(out.parent / src)[0] > PLACEHOLDER_WIDTH, obs
+        assert "band = min–max over seeds" in sec and "300 curve-sample images" in sec
+
+
+def test_guard_evidence_per_observation(rendered):
+    out, html, _ = rendered
+    for obs, state in (("g_loss", "passed"), ("smoothing", "failed")):
+        sec = _section(html, obs)
+        src = f"figures/obs_{obs}_guard.png"
+        assert f'src="{src}"' in sec, obs
+        assert _png_size(out.parent / src)[0] > PLACEHOLDER_WIDTH, obs
+        assert f"Did it learn (guard): {state}" in sec, obs
+        rows = sec[sec.index('class="guard-rows"'):]
+        rows = rows[:rows.index("</details>")]
+        assert rows.count("<tr>") == 1 + 3 * 2  # header + 3 seeds x 2 impls of the control arm
+        assert "≤ 450" in rows
+        assert ("misses" in rows) == (state == "failed") and ("passes" in rows) == (state == "passed")
+    assert "the baseline did not train" in _verdict_row(html, "smoothing")
+    assert "did not train" in html[html.index('id="rules"'):]  # the rule's text
+
+
+def test_speed_table_from_the_benchmark(rendered):
+    _, html, _ = rendered
+    sec = html[html.index('<h3 id="speed">'):html.index('id="grids"')]
+    assert "From the exclusive benchmark" in sec and "1 thread(s)" in sec and "interleaved" in sec
+    ratios = sec[sec.index('id="speed-ratios"'):]
+    ratios = ratios[:ratios.index("</table>")]
+    assert "step-time ratio pytorch / tensorflow" in ratios
+    assert "0.625×" in ratios and "1.25×" in ratios  # 2.5 / 4.0 and 30 / 24 ms from speed.csv
+    # not the training jobs' timing (pytorch 5 ms vs tensorflow 6 ms in the summary)
+    assert "training jobs" not in sec and "speed-training" not in sec and "0.833" not in sec
+    timing = html[html.index('id="timing"'):html.index('id="runs"')]
+    assert "From the exclusive benchmark" in timing
+
+
+@pytest.fixture(scope="module")
+def partial(tmp_path_factory):
+    """Two recipes never ran (vanilla_mnist, dcgan_carpedm20), g_loss is left out of the config's
+    observations.include, and the benchmark table is empty."""
+    root = tmp_path_factory.mktemp("partial")
+    df = make_summary(seeds=(0, 1, 2), root=root, rng_seed=5)
+    df = _relative_summary(root, df[~df["recipe"].isin(["vanilla_mnist", "dcgan_carpedm20"])])
+    df.to_csv(root / "summary.csv", index=False)
+    config = {**CONFIG, "observations": {"include": [o.id for o in OBSERVATIONS if o.id != "g_loss"]}}
+    (root / "config.json").write_text(json.dumps(config))
+    (root / "speed.csv").write_text("")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        out = report.render(Path("summary.csv"), Path("config.json"), Path("out/index.html"), Path("speed.csv"))
+    finally:
+        os.chdir(cwd)
+    out = root / out
+    return out, out.read_text(encoding="utf-8")
+
+
+def test_speed_falls_back_to_training_timing(partial):
+    _, html = partial
+    sec = html[html.index('<h3 id="speed">'):html.index('id="grids"')]
+    assert "From the training jobs' timing, not an exclusive benchmark" in sec
+    assert "speed.csv is empty" in sec
+    assert 'id="speed-ratios"' not in sec and "From the exclusive benchmark" not in sec
+    assert "tensorflow / pytorch" in sec and "1.2" in sec  # the training jobs' ratio, 6 / 5 ms
+    timing = html[html.index('id="timing"'):html.index('id="runs"')]
+    assert "From the training jobs" in timing
+
+
+def test_observations_not_run_are_shown_not_judged(partial):
+    out, html = partial
+    page = parse(html)
+    assert sorted(page.obs_rows) == sorted(o.id for o in OBSERVATIONS)  # not hidden
+    for obs, why in (("g_loss", "leaves it out of observations.include"), ("dcgan_adam", "no run of its arms"),
+                     ("dcgan_batchnorm", "no run of its arms")):
+        row = _verdict_row(html, obs)
+        assert 'data-not-run="1"' in row and "not run at this scale" in row and why in row, obs
+        assert "inconclusive" not in row and "<img" not in _section(html, obs), obs  # not judged, no figures
+    table = pd.read_csv(out.parent / "observations.csv").drop_duplicates("id").set_index("id")
+    assert table.loc["g_loss", "verdict"] == "not run at this scale"
+    assert table.loc["prior", "verdict"] != "not run at this scale"
+    assert 'data-not-run="1"' not in _verdict_row(html, "prior")
+    # schedule ran on basic_tutorial only: its DCGAN recipe is shown as not run, the other judged
+    schedule = _section(html, "schedule")
+    assert "dcgan_carpedm20 — <span class=\"verdict v-not-run-at-this-scale\">" in schedule
+    judged = schedule[schedule.index("<h4>basic_tutorial (basic) — "):]
+    assert judged[:judged.index("</h4>")].count("not-run") == 0 and "Did it learn (guard)" in judged
 
 
 # ---------------------------------------------------------------------------
