@@ -188,9 +188,10 @@ class Engine:
             return states[0]["step"] if states else 0
         return t(self.opt_d), t(self.opt_g)
 
-    def optimizer_state(self) -> dict:
+    def optimizer_state(self, native: bool = False) -> dict:
         """Adam state in canonical names/layouts: ``{opt}/step``, ``{opt}/m/<name>``, ``{opt}/v/<name>``
-        for opt in d, g (only the variables the optimizer owns and has stepped)."""
+        for opt in d, g (only the variables the optimizer owns and has stepped). ``native``: the
+        exact stored values (checkpoints); PyTorch's moments are the canonical ones."""
         kinds = {id(t): (name, kind) for name, (t, kind) in self._canon.items()}
         out = {}
         for tag, opt in (("d", self.opt_d), ("g", self.opt_g)):
@@ -205,6 +206,29 @@ class Engine:
                 out[f"{tag}/v/{name}"] = from_torch_layout(st["exp_avg_sq"].detach().cpu().numpy(), kind)
             out[f"{tag}/step"] = np.array(max(steps))
         return out
+
+    def load_optimizer_state(self, state: dict) -> None:
+        """Inverse of ``optimizer_state(native=True)``: both optimizers continue bit-exactly (checkpoints)."""
+        kinds = {id(t): (name, kind) for name, (t, kind) in self._canon.items()}
+        for tag, opt in (("d", self.opt_d), ("g", self.opt_g)):
+            step = int(state[f"{tag}/step"])
+            for p in (p for g in opt.param_groups for p in g["params"]):
+                name, kind = kinds[id(p)]
+                st = opt.state[p]
+                if f"{tag}/m/{name}" not in state:  # not stepped yet
+                    if st:
+                        st["step"] = 0
+                        st["exp_avg"].zero_()
+                        st["exp_avg_sq"].zero_()
+                    continue
+                m, v = (torch.from_numpy(np.ascontiguousarray(to_torch_layout(
+                    np.asarray(state[f"{tag}/{w}/{name}"], np.float32), kind))) for w in ("m", "v"))
+                if st:  # in place: tensors keep their addresses (captured graphs)
+                    st["exp_avg"].copy_(m)
+                    st["exp_avg_sq"].copy_(v)
+                    st["step"] = step
+                else:
+                    opt.state[p] = {"step": step, "exp_avg": m.to(self.dev), "exp_avg_sq": v.to(self.dev)}
 
     def synchronize(self) -> None:
         if self.dev.type == "cuda":

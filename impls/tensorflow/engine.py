@@ -179,20 +179,32 @@ class Engine:
         """(Adam steps taken by D's optimizer, by G's optimizer)."""
         return int(self.opt_d.t.numpy()), int(self.opt_g.t.numpy())
 
-    def optimizer_state(self) -> dict:
+    def optimizer_state(self, native: bool = False) -> dict:
         """Adam state in canonical names/layouts: ``{opt}/step``, ``{opt}/m/<name>``, ``{opt}/v/<name>``
-        for opt in d, g (only the variables the optimizer owns and has stepped)."""
+        for opt in d, g (only the variables the optimizer owns and has stepped). ``native``: the fused
+        kernel's own moments, unscaled (checkpoints: ``load_optimizer_state`` restores them exactly)."""
         names = {id(v): name for name, v in self._all_vars().items()}
         g_vars = self.g_step_vars
         out = {}
         for tag, opt, variables in (("d", self.opt_d, self.D.train_vars), ("g", self.opt_g, g_vars)):
             t = int(opt.t.numpy())
             out[f"{tag}/step"] = np.array(t)
+            c1, c2 = (np.float32(1), np.float32(1)) if native else (np.float32(opt.c1), np.float32(opt.c2))
             if t:
                 for var, m, v in zip(variables, opt.m, opt.v):  # moments in PyTorch's convention (adam.py)
-                    out[f"{tag}/m/{names[id(var)]}"] = m.numpy() * np.float32(opt.c1)
-                    out[f"{tag}/v/{names[id(var)]}"] = v.numpy() * np.float32(opt.c2)
+                    out[f"{tag}/m/{names[id(var)]}"] = m.numpy() * c1
+                    out[f"{tag}/v/{names[id(var)]}"] = v.numpy() * c2
         return out
+
+    def load_optimizer_state(self, state: dict) -> None:
+        """Inverse of ``optimizer_state(native=True)``: both optimizers continue bit-exactly (checkpoints)."""
+        names = {id(v): name for name, v in self._all_vars().items()}
+        for tag, opt, variables in (("d", self.opt_d, self.D.train_vars), ("g", self.opt_g, self.g_step_vars)):
+            opt.t.assign(int(state[f"{tag}/step"]))
+            for var, m, v in zip(variables, opt.m, opt.v):
+                key = names[id(var)]
+                m.assign(np.asarray(state.get(f"{tag}/m/{key}", np.zeros(m.shape, np.float32)), np.float32))
+                v.assign(np.asarray(state.get(f"{tag}/v/{key}", np.zeros(v.shape, np.float32)), np.float32))
 
     def synchronize(self) -> None:
         # TF has no public device barrier; reading a value back waits for queued work

@@ -11,6 +11,9 @@ def parse_args(argv=None, description: str = "Train one ganbench run.") -> argpa
     p.add_argument("--spec", required=True, type=Path, help="resolved spec.json of the run")
     p.add_argument("--data", required=True, type=Path, help="dataset npz (results/data/mnist.npz)")
     p.add_argument("--out", required=True, type=Path, help="output folder of the run")
+    p.add_argument("--checkpoint-dir", type=Path, default=None,
+                   help="folder of this run's checkpoints (default: results/<study>/checkpoints/<run_id> "
+                        "for --out results/<study>/runs/<run_id>; see runkit.checkpoint)")
     return p.parse_args(argv)
 
 
@@ -30,11 +33,12 @@ def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -
     """The whole entry point of an impl: parse, validate the spec, train, write the outputs.
 
     ``load_engine()`` imports the framework and returns the engine class; it is
-    called only after the spec is known to be valid. Exit status 2 = bad spec.
+    called only after the spec is known to be valid. Exit status 2 = bad spec, 3 = unreadable dataset file.
     """
     import sys
 
     from .loop import run_training
+    from .data import DataFileError
     from .spec import SpecError, load_spec
 
     args = parse_args(argv, description=f"Train one ganbench run with {framework}.")
@@ -44,4 +48,8 @@ def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -
         print(f"error: {exc}", file=sys.stderr)
         return 2
     quiet_frameworks()
-    return run_training(spec, args.data, args.out, load_engine(), t0=t0)
+    try:
+        return run_training(spec, args.data, args.out, load_engine(), t0=t0, checkpoint_dir=args.checkpoint_dir)
+    except DataFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3

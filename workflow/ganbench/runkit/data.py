@@ -52,12 +52,38 @@ def prepare_images(images: np.ndarray, spec: dict) -> np.ndarray:
     raise ValueError(f"image_size {size} is not supported for dcgan (32 or 64)")
 
 
+class DataFileError(RuntimeError, KeyError):
+    """The dataset npz is missing, corrupt or incomplete; the message names it and what to do.
+    (A KeyError too, for callers that caught the missing-array KeyError before.)"""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def read_npz_arrays(path, keys: tuple[str, ...], required: bool = True) -> dict[str, np.ndarray]:
+    """``keys`` of the dataset npz at ``path``; a missing, truncated or corrupt file raises
+    :class:`DataFileError` naming the file and what to do (absent optional keys are skipped)."""
+    fix = ("delete it and re-run (snakemake rebuilds results/data/<dataset>.npz; or "
+           "`python -m ganbench.data --out <file>`)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in keys if k not in npz.files]
+            if missing and required:
+                raise DataFileError(f"{path}: the dataset file has no {missing} array (has {npz.files}); {fix}")
+            return {k: npz[k] for k in keys if k in npz.files}
+    except DataFileError:
+        raise
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: the dataset file does not exist; build it with "
+                            "`python -m ganbench.data --out <file>` (or let snakemake build it)") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/pickle errors of a broken file
+        raise DataFileError(f"{path}: cannot read the dataset file, it is corrupt or incomplete "
+                            f"({type(exc).__name__}: {exc}); {fix}") from None
+
+
 def load_train_images(path, spec: dict) -> np.ndarray:
     """Read ``train_images`` from the dataset npz and prepare it for ``spec``."""
-    with np.load(path) as npz:
-        if "train_images" not in npz.files:
-            raise KeyError(f"{path}: no 'train_images' array (has {npz.files})")
-        images = npz["train_images"]
+    images = read_npz_arrays(path, ("train_images",))["train_images"]
     return prepare_images(images, spec)
 
 

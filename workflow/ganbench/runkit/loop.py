@@ -36,12 +36,20 @@ there and reports the exact first non-finite iteration (status.json ``step``,
 timing.json ``steps_done``, the last log.csv row). ``samples.npz`` then holds
 no images (``[0, S, S, C]``), ``grid.png`` is blank and no further curve
 samples are written: nothing is ever drawn from non-finite weights.
+
+Checkpoints (runkit.checkpoint): every ``checkpoint_every`` iterations (rounded up to
+the next chunk end; default steps // 4; 0 = off) the loop saves the engine's state
+(``export_state``, ``optimizer_state(native=True)``), every stream's position, the
+sampler, log.csv so far and the timing lists; a restarted run resumes from the last
+one and writes byte-identical outputs (log.csv's ``elapsed_s`` continues from the
+checkpoint's). The checkpoint folder is removed once the outputs are complete.
 """
 from __future__ import annotations
 
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -50,6 +58,7 @@ import numpy as np
 
 from . import data as rdata
 from . import outputs, params, streams as rstreams
+from .checkpoint import Checkpointer, kill_step
 from .progress import progress_bar
 
 EVAL_BATCH = 500
@@ -125,8 +134,7 @@ class Probes:
             return
         pick = rng.choice(len(train_images), size=min(self.n, len(train_images)), replace=False)
         self.train = rdata.scale_np(train_images[np.sort(pick)], self.kind)
-        with np.load(data_path) as npz:
-            test = npz["test_images"] if "test_images" in npz.files else None
+        test = rdata.read_npz_arrays(data_path, ("test_images",), required=False).get("test_images")
         if test is None:
             print(f"[ganbench] {data_path}: no 'test_images'; d_probe_test stays NaN", file=sys.stderr)
             return
@@ -152,12 +160,13 @@ def generate_images(engine, spec: dict, z: np.ndarray) -> np.ndarray:
     return rdata.to_image_layout(rdata.to_uint8(out, kind), spec)
 
 
-def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = None) -> int:
-    """Train ``spec`` with ``engine_cls`` and write every contract file to ``out_dir``."""
+def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = None,
+                 checkpoint_dir=None) -> int:
+    """Train ``spec`` with ``engine_cls`` and write every contract file to ``out_dir``
+    (resuming from this run's checkpoint when there is a valid one)."""
     t0 = time.perf_counter() if t0 is None else t0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "curve", ignore_errors=True)  # stale points of an earlier run must not be scored
     st = rstreams.make_streams(spec["seed"])
     images = rdata.load_train_images(data_path, spec)
     engine = engine_cls(spec, st.framework_seed())
@@ -168,19 +177,34 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
     probes = Probes(spec, data_path, images, st.probe)
     curve = set(curve_steps(spec))
     curve_z = rdata.sample_noise(st.curve, spec["prior"], (spec["curve_samples"], spec["z_dim"])) if curve else None
-    nan_at = test_nan_step()
+    nan_at, kill_at = test_nan_step(), kill_step()
+    ckpt = Checkpointer(spec, data_path, out, engine, checkpoint_dir)
+    resumed = ckpt.load()
+    if resumed is None:
+        shutil.rmtree(out / "curve", ignore_errors=True)  # stale points of an earlier run must not be scored
+    else:
+        ckpt.restore(resumed, st, planner)
+        print(f"[ganbench] resuming from the checkpoint at step {resumed['step']} ({ckpt.path})",
+              file=sys.stderr, flush=True)
     engine.synchronize()
     setup_s = time.perf_counter() - t0
 
-    log = outputs.LogWriter(out / "log.csv")
+    log = outputs.LogWriter(out / "log.csv", resume=None if resumed is None else
+                            resumed["arrays"]["log_csv"].tobytes())
     status = {"status": "ok"}
-    first_step_s = None
-    chunk_times: list[tuple[float, int]] = []  # steady chunks only: after the first step, all finite
-    steps_done = 0
-    t_train = time.perf_counter()
+    first_step_s = None if resumed is None else resumed["first_step_s"]
+    # steady chunks only: after the first step, all finite
+    chunk_times: list[tuple[float, int]] = [] if resumed is None else [(dt, k) for dt, k in resumed["chunk_times"]]
+    steps_done = 0 if resumed is None else resumed["step"]
+    last_saved = steps_done
+    # elapsed_s continues from the checkpoint's
+    t_train = time.perf_counter() - (0.0 if resumed is None else resumed["elapsed_s"])
     bar = progress_bar(spec["steps"], desc=spec.get("run_id", "train"))
+    bar.update(steps_done)
     try:
         for end in chunk_ends(spec):
+            if end <= steps_done:
+                continue  # done before the checkpoint
             k = end - steps_done
             t = time.perf_counter()
             idx, noise = planner.plan(k)
@@ -216,8 +240,15 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
             if end in curve:
                 (out / "curve").mkdir(exist_ok=True)
                 outputs.write_samples(out / "curve" / f"samples_{end}.npz", generate_images(engine, spec, curve_z))
+                ckpt.record_output(out / "curve" / f"samples_{end}.npz")
             if spec["grid_every"] > 0 and end % spec["grid_every"] == 0 and end != spec["steps"]:
                 outputs.write_grid(out / f"grid_{end}.png", generate_images(engine, spec, grid_z))
+                ckpt.record_output(out / f"grid_{end}.png")
+            if ckpt.due(last_saved, end):
+                ckpt.save(end, st, planner, out / "log.csv", time.perf_counter() - t_train, first_step_s, chunk_times)
+                last_saved = end
+            if kill_at is not None and start < kill_at <= end:  # tests only: a hard kill, no clean-up
+                os.kill(os.getpid(), signal.SIGKILL)
     finally:
         bar.close()
         log.close()
@@ -255,10 +286,12 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
         "timing_method": "synchronised chunks at log/grid/curve boundaries; first step and non-finite chunks apart",
         "threads": thread_count(spec),
         "compile": bool(spec["compile"]),
+        "resumed_from_step": None if resumed is None else resumed["step"],
     })
     if status["status"] == "ok":
         outputs.write_status(out / "status.json", "ok")
     else:
         outputs.write_status(out / "status.json", "diverged", status["step"], status["reason"])
         print(f"[ganbench] run diverged: {status['reason']}", file=sys.stderr)
+    ckpt.discard()  # the outputs are complete: the checkpoint has done its job
     return 0

@@ -92,11 +92,19 @@ def write_timing(path: str | Path, timing: dict) -> None:
 
 
 class LogWriter:
-    """log.csv with header :data:`LOG_COLUMNS`; flushed per row (probes NaN when not measured)."""
+    """log.csv with header :data:`LOG_COLUMNS`; flushed per row (probes NaN when not measured).
 
-    def __init__(self, path: str | Path):
+    ``resume``: the bytes of a log.csv so far (header included, from a checkpoint); the file
+    restarts with exactly those bytes and new rows follow."""
+
+    def __init__(self, path: str | Path, resume: bytes | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume is not None:
+            self.path.write_bytes(resume)
+            self._fh = open(self.path, "a", newline="")
+            self._w = csv.writer(self._fh)
+            return
         self._fh = open(self.path, "w", newline="")
         self._w = csv.writer(self._fh)
         self._w.writerow(LOG_COLUMNS)

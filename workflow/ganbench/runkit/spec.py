@@ -155,6 +155,10 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     if not isinstance(fr, list) or not all(_type_ok(f, (int, float)) and 0 < f < 1 for f in fr):
         raise bad("curve_fractions", f"must be a list of numbers in (0, 1), got {fr!r}")
     spec["curve_fractions"] = [float(f) for f in fr]
+    if "checkpoint_every" in spec and spec["checkpoint_every"] is not None:
+        ce = spec["checkpoint_every"]
+        if not (_type_ok(ce, (int,)) and ce >= 0):
+            raise bad("checkpoint_every", f"must be an int >= 0 (0 = no checkpoints), got {ce!r}")
     if "recipe" in spec and not isinstance(spec["recipe"], str):
         raise bad("recipe", f"must be a string, got {spec['recipe']!r}")
     if "deviations" in spec and not isinstance(spec["deviations"], dict):

@@ -1,0 +1,239 @@
+"""Checkpoint/resume and faults (issue 11, items 3 and 4).
+
+* A training process SIGKILLed at a random step after its first checkpoint, then rerun,
+  writes byte-identical samples.npz, curve samples and grids and the same log.csv
+  (every column but elapsed_s) as an uninterrupted run: both frameworks x both models.
+* A changed spec never resumes an old checkpoint.
+* The whole ``snakemake`` process group SIGKILLed mid-study, then the same command again:
+  the study finishes, no finished run is re-trained, every run's outputs are complete.
+* A corrupted mnist.npz or samples.npz: a clear error naming the file and what to do.
+
+The kill inside training is the test hook GANBENCH_TEST_KILL_AT_STEP=N: the loop sends
+itself SIGKILL right after the chunk holding step N (a real SIGKILL: no clean-up runs).
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import csv
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganbench.impls import discover_impls
+from twins_helpers.cases import BASE_SPEC
+
+REPO = Path(__file__).resolve().parents[1]
+IMPLS = discover_impls(REPO / "impls")
+DECLARED = ("samples.npz", "log.csv", "timing.json", "status.json", "grid.png")  # train rule's outputs
+
+SPECS = {
+    # freeze_d false: G's optimizer owns D's variables too; beta1 0.9: TF's moment scale c1 != 1
+    "basic": {**BASE_SPEC, "z_dim": 16, "batch_size": 16, "steps": 40, "log_every": 5, "grid_every": 10,
+              "grid_size": 16, "eval_samples": 64, "freeze_d": False, "probe_size": 32, "curve_fractions": [0.3],
+              "curve_samples": 32, "checkpoint_every": 10, "arch": {"hidden": 32, "output": "sigmoid"},
+              "optim": {"d": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                        "g": {"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}},
+    # BN running statistics, fresh noise per step, a normal prior, 2 D steps per iteration
+    "dcgan": {**BASE_SPEC, "model": "dcgan", "image_size": 32, "z_dim": 16, "batch_size": 8, "steps": 12,
+              "log_every": 3, "grid_every": 6, "grid_size": 4, "eval_samples": 16, "freeze_d": False,
+              "fresh_noise": True, "d_steps": 2, "prior": "normal", "probe_size": 8, "curve_fractions": [0.5],
+              "curve_samples": 8, "checkpoint_every": 4,
+              "arch": {"base_width": 4, "kernel_size": 5, "bn_momentum": 0.1, "bn_eps": 1e-5}},
+}
+RUNS = [(impl, model) for impl in IMPLS for model in IMPLS[impl].models if model in SPECS]
+
+
+def make_spec(impl: str, model: str, **kw) -> dict:
+    s = copy.deepcopy(SPECS[model])
+    s.update(impl=impl, run_id=f"{impl}-{model}-resume", study="resume", **kw)
+    return s
+
+
+def dataset(path: Path, n: int = 128) -> Path:
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
+    imgs[:, :4] = 0
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    np.savez(path, train_images=imgs, train_labels=labels, test_images=imgs[:32], test_labels=labels[:32])
+    return path
+
+
+def train(impl: str, spec: dict, data: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The impl's entry point, as the train rule runs it (out = <root>/runs/<run_id>)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spec.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]),
+               CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
+    return subprocess.run([sys.executable, str(IMPLS[impl].entry), "--spec", str(out / "spec.json"),
+                           "--data", str(data), "--out", str(out)], env=env, cwd=str(REPO),
+                          capture_output=True, text=True, timeout=300)
+
+
+def log_rows(path: Path) -> list[list[str]]:
+    """log.csv without elapsed_s (a timing column: it continues from the checkpoint's)."""
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    col = rows[0].index("elapsed_s")
+    return [r[:col] + r[col + 1:] for r in rows]
+
+
+def outputs_of(out: Path) -> dict[str, bytes]:
+    files = ["samples.npz", "grid.png", *sorted(str(p.relative_to(out)) for p in out.glob("grid_*.png")),
+             *sorted(str(p.relative_to(out)) for p in out.glob("curve/*.npz"))]
+    return {f: (out / f).read_bytes() for f in files}
+
+
+def kill_step(spec: dict, rng: random.Random) -> int:
+    """A random step after the first checkpoint that is not itself a checkpoint (work is lost and redone)."""
+    ce, steps = spec["checkpoint_every"], spec["steps"]
+    return rng.choice([s for s in range(ce + 1, steps) if s % ce])
+
+
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    """Per (impl, model): an uninterrupted run, and a run killed at a random step then rerun."""
+    tmp = tmp_path_factory.mktemp("resume")
+    data = dataset(tmp / "mnist.npz")
+    rng = random.Random(os.environ.get("GANBENCH_RESUME_SEED") or time.time_ns())
+
+    def one(case):
+        impl, model = case
+        spec = make_spec(impl, model)
+        ref_out = tmp / "ref" / "runs" / spec["run_id"]
+        ref = train(impl, spec, data, ref_out)
+        assert ref.returncode == 0, ref.stderr[-4000:]
+        out = tmp / "killed" / "runs" / spec["run_id"]
+        at = kill_step(spec, rng)
+        killed = train(impl, spec, data, out, env={"GANBENCH_TEST_KILL_AT_STEP": str(at)})
+        ckpt = tmp / "killed" / "checkpoints" / spec["run_id"] / "checkpoint.npz"
+        left = {"rc": killed.returncode, "checkpoint": ckpt.is_file(), "log": (out / "log.csv").read_text()}
+        for name in DECLARED:  # what Snakemake does with a failed job's declared outputs
+            (out / name).unlink(missing_ok=True)
+        again = train(impl, spec, data, out)
+        return case, dict(at=at, ref_out=ref_out, out=out, killed=left, again=again, ckpt=ckpt)
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(one, RUNS))
+
+
+@pytest.mark.parametrize("impl, model", RUNS)
+def test_killed_run_resumes_to_identical_outputs(resumed, impl, model):
+    r = resumed[(impl, model)]
+    where = f"{impl}/{model} killed after step {r['at']}"
+    assert r["killed"]["rc"] == -signal.SIGKILL, f"{where}: the kill hook did not fire"
+    assert r["killed"]["checkpoint"], f"{where}: no checkpoint on disk after the kill"
+    assert r["again"].returncode == 0, r["again"].stderr[-4000:]
+    assert "resuming from the checkpoint at step" in r["again"].stderr, where
+    timing = json.loads((r["out"] / "timing.json").read_text())
+    assert 0 < timing["resumed_from_step"] <= r["at"], where
+    assert log_rows(r["out"] / "log.csv") == log_rows(r["ref_out"] / "log.csv"), where
+    ref, got = outputs_of(r["ref_out"]), outputs_of(r["out"])
+    assert sorted(got) == sorted(ref), where
+    for name in ref:
+        assert got[name] == ref[name], f"{where}: {name} differs from the uninterrupted run"
+    assert (r["out"] / "status.json").read_text() == (r["ref_out"] / "status.json").read_text()
+    # the checkpoint is gone once the outputs are complete (and its empty parent folder too)
+    assert not r["ckpt"].parent.exists() and not r["ckpt"].parent.parent.exists()
+    assert not (r["ref_out"].parent.parent / "checkpoints").exists()
+
+
+def test_changed_spec_discards_the_checkpoint(tmp_path):
+    impl = "pytorch" if "pytorch" in IMPLS else next(iter(IMPLS))
+    data = dataset(tmp_path / "mnist.npz")
+    spec = make_spec(impl, "basic")
+    out = tmp_path / "runs" / spec["run_id"]
+    killed = train(impl, spec, data, out, env={"GANBENCH_TEST_KILL_AT_STEP": "25"})
+    assert killed.returncode == -signal.SIGKILL
+    assert (tmp_path / "checkpoints" / spec["run_id"] / "checkpoint.npz").is_file()
+    spec["optim"]["d"]["lr"] = 0.0005
+    again = train(impl, spec, data, out)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "different spec.json" in again.stderr and "discarded, starting from step 0" in again.stderr
+    assert json.loads((out / "timing.json").read_text())["resumed_from_step"] is None
+    ref = train(impl, spec, data, tmp_path / "fresh" / "runs" / spec["run_id"])
+    assert log_rows(out / "log.csv") == log_rows(tmp_path / "fresh" / "runs" / spec["run_id"] / "log.csv")
+    assert ref.returncode == 0 and not (tmp_path / "checkpoints").exists()
+
+
+def test_corrupt_dataset_is_named_with_what_to_do(tmp_path):
+    impl = "pytorch" if "pytorch" in IMPLS else next(iter(IMPLS))
+    data = dataset(tmp_path / "mnist.npz")
+    data.write_bytes(data.read_bytes()[:5000])  # truncated: an interrupted copy
+    proc = train(impl, make_spec(impl, "basic"), data, tmp_path / "runs" / "x")
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert str(data) in proc.stderr and "corrupt or incomplete" in proc.stderr and "delete it and re-run" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_samples_is_named_with_what_to_do(tmp_path):
+    from metrics.evaluate import EvaluationError, load_samples
+
+    samples = tmp_path / "samples.npz"
+    np.savez(samples, images=np.zeros((4, 28, 28, 1), np.uint8))
+    samples.write_bytes(samples.read_bytes()[:100])
+    with pytest.raises(EvaluationError) as exc:
+        load_samples(samples, {"image_size": 28}, 4)
+    assert str(samples) in str(exc.value) and "delete it and re-run" in str(exc.value)
+
+
+# ---------------------------------------------------------------- the whole snakemake killed
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def incomplete_marker(workdir: Path, path: str) -> Path:
+    return workdir / ".snakemake" / "incomplete" / base64.b64encode(path.encode()).decode()
+
+
+def test_snakemake_killed_mid_study_then_rerun(tmp_path):
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
+           "--configfile", str(REPO / "config" / "smoke.yaml")]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    runs = tmp_path / "results" / "smoke" / "runs"
+    log = open(tmp_path / "first.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:  # kill once one run is finished and another is training
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            done = [p for p in runs.glob("*/status.json")] if runs.is_dir() else []
+            started = [p for p in runs.glob("*/log.csv")] if runs.is_dir() else []
+            if done and len(started) > len(done):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the smoke study ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    # finished runs: every declared output there and no incomplete marker from Snakemake
+    finished = {}
+    for d in runs.iterdir():
+        rel = f"results/smoke/runs/{d.name}/samples.npz"
+        if all((d / n).is_file() for n in DECLARED) and not incomplete_marker(tmp_path, rel).exists():
+            finished[d.name] = (d / "samples.npz").stat().st_mtime_ns
+    assert finished, "no run had finished when snakemake was killed"
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-6000:]}"
+    for name, mtime in finished.items():
+        assert (runs / name / "samples.npz").stat().st_mtime_ns == mtime, f"{name} was re-trained"
+    for d in runs.iterdir():  # nothing partial taken as finished: every run complete and readable
+        status = json.loads((d / "status.json").read_text())
+        spec = json.loads((d / "spec.json").read_text())
+        rows = list(csv.DictReader(open(d / "log.csv")))
+        assert status["status"] == "ok" and int(rows[-1]["step"]) == spec["steps"], d.name
+        with np.load(d / "samples.npz") as npz:
+            assert npz["images"].shape[0] == spec["eval_samples"], d.name
+        assert (d / "metrics.json").is_file(), d.name
+    assert (tmp_path / "reports" / "smoke" / "index.html").is_file()
+    assert not (tmp_path / "results" / "smoke" / "checkpoints").exists()
