@@ -175,6 +175,10 @@ def observation_figure(result: dict, resolve, df: pd.DataFrame, path: Path) -> P
             ax.scatter(np.ones(len(tc)), tc[:, 0], color=sns.color_palette("deep")[1], zorder=3)
             unit = " (log)" if r.get("scale") in ("log_ratio", "equivalence") else ""
             ax.set_ylabel(r.get("label", "") + unit)
+            lo, hi = np.nanmin(tc), np.nanmax(tc)
+            if np.isfinite(lo) and hi - lo < 0.02:  # near-identical values: do not blow up round-off
+                mid = (lo + hi) / 2
+                ax.set_ylim(mid - 0.05, mid + 0.05)
             ax.set_xticks([0, 1])
             ax.set_xticklabels(["control", "treatment"])
         elif r.get("scale") == "spread":
