@@ -45,3 +45,39 @@ class PaperAdam(torch.optim.Optimizer):
             torch._foreach_add_(denom, eps)
             torch._foreach_addcdiv_(ps, ms, denom, value=-lr / bc1)
         return None
+
+    def init_state(self) -> None:
+        """Create every parameter's state (step 0, zero moments) up front, as the captured step
+        needs (its graph reads and writes the moments in place; an unstepped state has step 0)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+def bias_scalars(lr: float, beta1: float, beta2: float, first_step: int, n: int):
+    """``(-lr / (1 - b1^t), sqrt(1 - b2^t))`` for steps t = first_step .. first_step + n - 1, from
+    float64 on the host like :meth:`PaperAdam.step` (which hands them to float32 kernels)."""
+    return [(-lr / (1.0 - beta1**t), (1.0 - beta2**t) ** 0.5) for t in range(first_step, first_step + n)]
+
+
+@torch.no_grad()
+def captured_update(params, grads, ms, vs, beta1: float, beta2: float, eps: float,
+                    neg_step: torch.Tensor, bc2_sqrt: torch.Tensor) -> None:
+    """PaperAdam's update as plain tensor ops, for a whole-step ``torch.compile`` graph: the same
+    expression as :meth:`PaperAdam.step`, with the step-dependent scalars ``neg_step = -lr / bc1``
+    and ``bc2_sqrt`` passed in as 0-dim float32 tensors (computed by :func:`bias_scalars`), so
+    the graph does not depend on the step count; the caller keeps the step count."""
+    torch._foreach_mul_(ms, beta1)
+    torch._foreach_add_(ms, grads, alpha=1.0 - beta1)
+    torch._foreach_mul_(vs, beta2)
+    torch._foreach_addcmul_(vs, grads, grads, value=1.0 - beta2)
+    denom = torch._foreach_sqrt(vs)
+    torch._foreach_div_(denom, bc2_sqrt)
+    torch._foreach_add_(denom, eps)
+    upd = torch._foreach_div(ms, denom)
+    torch._foreach_mul_(upd, neg_step)
+    torch._foreach_add_(params, upd)

@@ -1,8 +1,11 @@
 """PyTorch engine for runkit's training driver (see ganbench.runkit.loop for the interface).
 
 One iteration = ``d_steps`` D steps then ``g_steps`` G steps (see impls/README.md,
-"Training step semantics"). Eager PyTorch; ``spec['compile']`` wraps G and D in
-``torch.compile``. Training data live on the device as one uint8 tensor; a
+"Training step semantics"). Eager PyTorch; ``spec['compile']`` captures the whole
+iteration (the d_steps/g_steps loop unrolled: forwards, gradients, losses, both
+Adam updates, BN statistics) as one ``torch.compile(fullgraph=True)`` graph,
+with CUDA graphs (``mode="reduce-overhead"``) on a GPU; the chunk's loop over
+iterations stays in Python. Training data live on the device as one uint8 tensor; a
 chunk's indices and noise arrive in one transfer each, and the per-iteration
 stats stay on the device until ``fetch``.
 """
@@ -15,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench import runkit
-from adam import PaperAdam
+from adam import PaperAdam, bias_scalars, captured_update
 from models import build, canonical_tensors, from_torch_layout, to_torch_layout
 
 
@@ -63,9 +66,9 @@ class Engine:
         # so in every G step D moves under G's Adam (its own moments and step count for D)
         g_params = list(self.G.parameters()) + ([] if spec["freeze_d"] else list(self.D.parameters()))
         self.opt_g = PaperAdam(g_params, **o["g"])
-        # compiled callables (same modules, same parameters)
-        self.g_fn = torch.compile(self.G) if spec["compile"] else self.G
-        self.d_fn = torch.compile(self.D) if spec["compile"] else self.D
+        # inference (samples, probes) stays eager: compiling it would only add compile time
+        self.g_fn, self.d_fn = self.G, self.D
+        self._captured = self._capture() if spec["compile"] else None
         mul, add = runkit.SCALE[runkit.output_kind(spec)]
         self._mul = torch.tensor(mul, dtype=torch.float32, device=self.dev)
         self._add = torch.tensor(add, dtype=torch.float32, device=self.dev)
@@ -142,11 +145,96 @@ class Engine:
         return torch.stack([loss_d.detach(), loss_g.detach(),
                             torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()])
 
+    # ------------------------------------------------------------ whole-step capture (spec.compile)
+    def _capture(self):
+        """The captured iteration: one graph per engine (static shapes), CUDA graphs on a GPU.
+        GANBENCH_TORCH_COMPILE_MODE overrides the mode (e.g. ``default`` to leave CUDA graphs out)."""
+        import torch._dynamo.config as dynamo_config
+        dynamo_config.trace_autograd_ops = True  # torch.autograd.grad inside the graph
+        self.opt_d.init_state()
+        self.opt_g.init_state()
+        self._d_params = list(self.D.parameters())
+        self._g_params = [p for g in self.opt_g.param_groups for p in g["params"]]
+        mode = os.environ.get("GANBENCH_TORCH_COMPILE_MODE", "").strip() or (
+            "reduce-overhead" if self.dev.type == "cuda" else "default")
+        self._cuda_graphs = mode == "reduce-overhead" and self.dev.type == "cuda"
+        if self._cuda_graphs:  # fixed addresses: no copies of weights, moments or data per replay
+            for net in (self.G, self.D):
+                for t in list(net.parameters()) + list(net.buffers()):
+                    torch._dynamo.mark_static_address(t)
+            for t in (self._mul, self._add):
+                torch._dynamo.mark_static_address(t)
+        return torch.compile(self._captured_iteration, fullgraph=True, dynamic=False, mode=mode)
+
+    def _moments(self, opt, params):
+        return [opt.state[p]["exp_avg"] for p in params], [opt.state[p]["exp_avg_sq"] for p in params]
+
+    def _captured_iteration(self, idx, noise, scal, d_m, d_v, g_m, g_v):
+        """One iteration as plain tensor code (traced whole): the eager ``_iteration``'s arithmetic
+        with ``torch.autograd.grad`` and :func:`adam.captured_update` in place of
+        ``backward``/``step``. ``scal[u]`` = (-lr/bc1, sqrt(bc2)) of the u-th update (D's, then G's)."""
+        s = self.spec
+        G, D = self.G, self.D
+        od, og = s["optim"]["d"], s["optim"]["g"]
+        nd = s["d_steps"]
+        for j in range(nd):
+            x = self._real(idx[j])
+            z = noise[runkit.d_noise_index(s, j)]
+            with torch.no_grad():
+                fake = G(z)
+            lr_, lf_ = D(x), D(fake)
+            loss_d = self._d_loss(lr_, lf_)
+            grads = torch.autograd.grad(loss_d, self._d_params)
+            captured_update(self._d_params, grads, d_m, d_v, od["beta1"], od["beta2"], od["eps"],
+                            scal[j, 0], scal[j, 1])
+        for k in range(s["g_steps"]):
+            z = noise[runkit.g_noise_index(s, k)]
+            loss_g = self._g_loss(D(G(z)))
+            # only G's optimizer's variables get gradients (with freeze_d, D's weights stay put)
+            grads = torch.autograd.grad(loss_g, self._g_params)
+            captured_update(self._g_params, grads, g_m, g_v, og["beta1"], og["beta2"], og["eps"],
+                            scal[nd + k, 0], scal[nd + k, 1])
+        return torch.stack([loss_d.detach(), loss_g.detach(),
+                            torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()])
+
+    def _adam_scalars(self, k: int) -> np.ndarray:
+        """float32 [k, d_steps + g_steps, 2]: the bias-correction scalars of the next k iterations."""
+        s = self.spec
+        rows = []
+        for opt, per_iter in ((self.opt_d, s["d_steps"]), (self.opt_g, s["g_steps"])):
+            t0 = self.opt_d.state[self._d_params[0]]["step"] if opt is self.opt_d \
+                else self.opt_g.state[self._g_params[0]]["step"]
+            o = s["optim"]["d" if opt is self.opt_d else "g"]
+            sc = bias_scalars(o["lr"], o["beta1"], o["beta2"], t0 + 1, k * per_iter)
+            rows.append(np.asarray(sc, np.float64).reshape(k, per_iter, 2))
+        return np.concatenate(rows, axis=1).astype(np.float32)
+
+    def _train_chunk_captured(self, idx_t, noise_t, k: int) -> torch.Tensor:
+        scal = torch.from_numpy(self._adam_scalars(k)).to(self.dev, non_blocking=True)
+        d_m, d_v = self._moments(self.opt_d, self._d_params)
+        g_m, g_v = self._moments(self.opt_g, self._g_params)
+        if self._cuda_graphs:
+            for t in (*d_m, *d_v, *g_m, *g_v, self.data):
+                torch._dynamo.mark_static_address(t)
+        out = []
+        for i in range(k):
+            if self._cuda_graphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            r = self._captured(idx_t[i], noise_t[i], scal[i], d_m, d_v, g_m, g_v)
+            out.append(r.clone() if self._cuda_graphs else r)  # a replay overwrites its outputs
+        for opt, params, n in ((self.opt_d, self._d_params, self.spec["d_steps"]),
+                               (self.opt_g, self._g_params, self.spec["g_steps"])):
+            for p in params:  # the step count lives on the host, as in eager PaperAdam
+                opt.state[p]["step"] += k * n
+        return torch.stack(out)
+
     def train_chunk(self, idx: np.ndarray, noise: np.ndarray) -> torch.Tensor:
         self.G.train()
         self.D.train()
         idx_t = torch.from_numpy(idx).to(self.dev, non_blocking=True)
         noise_t = torch.from_numpy(noise).to(self.dev, non_blocking=True)
+        if self._captured is not None:
+            return self._train_chunk_captured(idx_t, noise_t, idx.shape[0])
         return torch.stack([self._iteration(idx_t[i], noise_t[i]) for i in range(idx.shape[0])])
 
     def fetch(self, handle: torch.Tensor) -> np.ndarray:
@@ -198,7 +286,7 @@ class Engine:
             steps = [0]
             for p in (p for g in opt.param_groups for p in g["params"]):
                 st = opt.state[p]
-                if not st:
+                if not st or not st["step"]:  # the captured step creates every state at step 0
                     continue
                 name, kind = kinds[id(p)]
                 steps.append(st["step"])
