@@ -223,6 +223,13 @@ def planned_arms(config: dict, impl_names: list[str]) -> list[Arm]:
     fw_impls = config["frameworks"]["impls"] or impl_names
     if arms and set(fw_impls) - set(obs_impls):
         chosen = arms if config["frameworks"]["arms"] == "all" else [a for a in arms if not a.deviations]
+        only = config["frameworks"]["recipes"]
+        if only is not None:
+            unknown = sorted(set(only) - {a.recipe for a in arms})
+            if unknown:
+                raise KeyError(f"config key frameworks.recipes names {unknown}, which no included "
+                               f"observation uses; used: {sorted({a.recipe for a in arms})}")
+            chosen = [a for a in chosen if a.recipe in only]
         seen = set()
         for arm in chosen:
             key = (arm.recipe, json.dumps(arm.deviations, sort_keys=True))
