@@ -225,6 +225,7 @@ def test_snakemake_killed_mid_study_then_rerun(tmp_path):
     assert finished, "no run had finished when snakemake was killed"
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-6000:]}"
+    assert "stale Snakemake lock" in again.stderr, again.stderr[-3000:]
     for name, mtime in finished.items():
         assert (runs / name / "samples.npz").stat().st_mtime_ns == mtime, f"{name} was re-trained"
     for d in runs.iterdir():  # nothing partial taken as finished: every run complete and readable
@@ -237,3 +238,21 @@ def test_snakemake_killed_mid_study_then_rerun(tmp_path):
         assert (d / "metrics.json").is_file(), d.name
     assert (tmp_path / "reports" / "smoke" / "index.html").is_file()
     assert not (tmp_path / "results" / "smoke" / "checkpoints").exists()
+
+
+def test_stale_lock_removed_only_when_its_owner_is_dead(tmp_path):
+    from ganbench import stale_lock
+
+    meta = tmp_path / ".snakemake"
+    (meta / "locks").mkdir(parents=True)
+    lock = meta / "locks" / "0.output.lock"
+    lock.write_text("results/x\n")
+    assert stale_lock.clear_stale_locks(meta) is None and lock.exists()  # no owner recorded: Snakemake decides
+    stale_lock.record_owner(meta)  # this (live) process
+    assert stale_lock.clear_stale_locks(meta) is None and lock.exists()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]))
+    subprocess.run([sys.executable, "-c", f"from ganbench.stale_lock import record_owner; record_owner({str(meta)!r})"],
+                   env=env, check=True)  # an owner that has exited
+    msg = stale_lock.clear_stale_locks(meta)
+    assert msg and "stale Snakemake lock" in msg and not lock.exists()
+    assert not (meta / stale_lock.OWNER).exists()
