@@ -24,6 +24,12 @@ from ganbench.grid import expand_runs
 from ganbench.gpu_slots import resolve_gpu_count
 from ganbench.impls import ContractError, discover_impls
 from ganbench.preflight import NotWritable, check_writable
+from ganbench.stale_lock import clear_stale_locks, record_owner
+
+# A snakemake killed earlier (SIGKILL, OOM, power loss) left its locks: clear them when their
+# recorded owner is provably dead, so the same command simply resumes (ganbench/stale_lock.py).
+if workflow.is_main_process and (_stale := clear_stale_locks()):
+    print(_stale, file=sys.stderr)
 
 REPO = workflow.basedir
 # Jobs run `python` = the interpreter running Snakemake, and import the project's modules.
@@ -58,6 +64,7 @@ wildcard_constraints:
 
 
 onstart:
+    record_owner()  # this snakemake owns the working directory's locks (ganbench/stale_lock.py)
     # Not a dry run: the folders every job writes must be writable before any job starts.
     try:
         check_writable([RESULTS, os.path.dirname(DATA), f"reports/{STUDY}"])
