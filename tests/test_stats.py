@@ -262,6 +262,10 @@ def test_guard_rule_untrained_baseline_is_inconclusive():
     assert res["verdict"] == "inconclusive" and res["rule"] == "G"
     assert res["reason"].startswith("the baseline did not train")
     assert guard.max_fid("basic", 28) == 450 and guard.max_fid("dcgan", 32) == 450 and guard.max_fid("dcgan", 64) == 286
+    # with too few seeds as well, the untrained baseline is the reason given (as in the smoke study)
+    one = make_summary(seeds=(0,), effects={"g_loss": {"fid": math.log(1.4)}}, untrained=("vanilla_mnist",), rng_seed=6)
+    res = by_id(stats.analyse(one))["g_loss"]
+    assert res["rule"] == "G" and res["reason"].startswith("the baseline did not train")
 
 
 def test_missing_endpoint_columns_are_not_measured_not_a_crash():

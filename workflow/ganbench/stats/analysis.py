@@ -96,7 +96,9 @@ def difference_observation(obs: Observation, df: pd.DataFrame, measured: set[str
              "guard": guard.check(c_rows) if len(c_rows) else {"state": "unknown", "reason": "no control run"}}
         g["primary"] = [run_endpoint(obs.id, label, e, t_rows, c_rows, measured, excluded) for e in obs.primary]
         for r in g["primary"]:
-            if r["state"] == "tested" and g["guard"]["state"] != "passed":
+            # an untrained baseline is the first reason, even where too few seeds would also stop the test
+            failed = g["guard"]["state"] == "failed" and r["state"] in ("tested", "too few seeds")
+            if failed or (r["state"] == "tested" and g["guard"]["state"] != "passed"):
                 r["state"] = "not trained"
                 r["why"] = ("the baseline did not train: " if g["guard"]["state"] == "failed" else
                             "the baseline's training could not be checked: ") + g["guard"]["reason"]
@@ -144,7 +146,8 @@ def frameworks_observation(obs: Observation, df: pd.DataFrame, measured: set[str
                         r.update(state="tested", why="")
                 base_rows = ra[ra["deviations"] == "{}"] if (ra["deviations"] == "{}").any() else ra
                 chk = guard.check(base_rows) if len(base_rows) else {"state": "unknown", "reason": "no run"}
-                if r["state"] == "tested" and chk["state"] != "passed":
+                failed = chk["state"] == "failed" and r["state"] in ("tested", "too few seeds")
+                if failed or (r["state"] == "tested" and chk["state"] != "passed"):
                     r["state"] = "not trained"
                     r["why"] = ("the baseline did not train: " if chk["state"] == "failed" else
                                 "the baseline's training could not be checked: ") + f"{a} runs: " + chk["reason"]
