@@ -33,9 +33,13 @@ def cannot_run(reason: str):
     pytest.skip(msg)
 
 
+def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    return [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(SMOKE), *args]
+
+
 def snakemake(workdir: Path, *args: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(SMOKE), *args]
+    cmd = snakemake_cmd(workdir, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
@@ -67,13 +71,26 @@ def cluster(tmp_path):
 
 @pytest.mark.pipeline
 def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
-    t0 = time.monotonic()
-    env = cluster.env(dict(os.environ, CUDA_VISIBLE_DEVICES=""))
-    on_slurm = tmp_path / "on_slurm"
-    cores = str(min(os.cpu_count() or 1, 2))
-    proc = snakemake(on_slurm, "--workflow-profile", str(REPO / "profiles" / "slurm"), "--cores", cores,
-                     "--slurm-init-seconds-before-status-checks", "2", env=env, timeout=480)
-    slurm_s = time.monotonic() - t0
+    # The same runs trained locally, alongside (on one core: the cluster's jobs mostly wait
+    # for each other and for Snakemake's status checks).
+    local = tmp_path / "local"
+    local_log = tmp_path / "local.log"
+    with open(local_log, "w") as out:
+        local_proc = subprocess.Popen(snakemake_cmd(local, "--cores", "1", "--until", "train"), stdout=out,
+                                      stderr=subprocess.STDOUT, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    try:
+        t0 = time.monotonic()
+        env = cluster.env(dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+        on_slurm = tmp_path / "on_slurm"
+        cores = str(min(os.cpu_count() or 1, 2))
+        proc = snakemake(on_slurm, "--workflow-profile", str(REPO / "profiles" / "slurm"), "--cores", cores,
+                         "--slurm-init-seconds-before-status-checks", "2", env=env, timeout=480)
+        print(f"\nsmoke study on Slurm: {time.monotonic() - t0:.0f} s")
+        assert local_proc.wait(timeout=300) == 0, local_log.read_text()[-8000:]
+    finally:
+        if local_proc.poll() is None:
+            local_proc.kill()
+            local_proc.wait()
     log = proc.stdout + proc.stderr
     run_uuid = re.search(r"SLURM run ID: (\S+)", log).group(1)
 
@@ -88,7 +105,7 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
     listing = cluster.sacct("-X", "--parsable2", "--noheader", "--name", run_uuid, "--starttime", since,
                             "--format=JobIDRaw,Comment%200,State,ExitCode,Elapsed,AllocCPUS,ReqMem")
     rows = [line.split("|") for line in listing.splitlines() if line.strip()]
-    print(f"\nsacct listing of the smoke study's Slurm jobs (run ID {run_uuid}):")
+    print(f"sacct listing of the smoke study's Slurm jobs (run ID {run_uuid}):")
     print("JobID|Comment|State|ExitCode|Elapsed|AllocCPUS|ReqMem")
     print(listing)
     assert rows, f"sacct lists no job named {run_uuid}"
@@ -99,16 +116,12 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
                      if row[1].startswith("rule_train_wildcards_"))
     assert trained == runs, (trained, runs)
 
-    # The same runs trained locally: byte-identical samples.
-    t1 = time.monotonic()
-    local = tmp_path / "local"
-    targets = [f"results/{STUDY}/runs/{run}/samples.npz" for run in runs]
-    snakemake(local, "--cores", cores, *targets, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""), timeout=300)
+    # Byte-identical samples on Slurm and locally.
+    assert sorted(p.name for p in (local / "results" / STUDY / "runs").iterdir()) == runs
     for run in runs:
         a = results / "runs" / run / "samples.npz"
         b = local / "results" / STUDY / "runs" / run / "samples.npz"
         assert filecmp.cmp(a, b, shallow=False), f"{run}: samples.npz on Slurm differs from the local run"
-    print(f"smoke study on Slurm {slurm_s:.0f} s, local training {time.monotonic() - t1:.0f} s")
 
     # The GPU path of the profile: with gpus=1 a training job asks Slurm for one GPU (and
     # cpus_per_gpu CPUs) and runs on the GPU id Slurm gives it (CUDA_VISIBLE_DEVICES, as is).
@@ -117,8 +130,9 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
     assert gpu_run in runs
     on_gpu = tmp_path / "on_slurm_gpu"
     proc = snakemake(on_gpu, "--workflow-profile", str(REPO / "profiles" / "slurm"), "--cores", cores,
-                     "--slurm-init-seconds-before-status-checks", "2", "--config", "device=auto", "gpus=1",
-                     f"results/{STUDY}/runs/{gpu_run}/samples.npz", env=env, timeout=300)
+                     "--slurm-init-seconds-before-status-checks", "2",
+                     f"results/{STUDY}/runs/{gpu_run}/samples.npz", "--config", "device=auto", "gpus=1",
+                     env=env, timeout=300)
     gpu_uuid = re.search(r"SLURM run ID: (\S+)", proc.stdout + proc.stderr).group(1)
     listing = cluster.sacct("-X", "--parsable2", "--noheader", "--name", gpu_uuid, "--starttime", since,
                             "--format=JobIDRaw,Comment%200,State,AllocTRES%200")
