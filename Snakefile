@@ -7,6 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
+sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
@@ -23,6 +24,7 @@ from ganbench.config import ConfigError, check_against_impls, validate_config
 from ganbench.grid import expand_runs
 from ganbench.gpu_slots import resolve_gpu_count
 from ganbench.impls import ContractError, discover_impls
+from metrics.inception_weights import find_inception_weights
 from ganbench.preflight import NotWritable, check_writable
 from ganbench.stale_lock import clear_stale_locks, record_owner
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES, find_inception_weights  # noqa: F401
 from metrics.mnist_net import (
     NUM_CLASSES,
     EvaluatorWeightsError,
@@ -65,9 +66,7 @@ METRIC_NAMES = (
     "is_inception_mean", "is_inception_std",
 )
 INCEPTION_METRICS = ("fid_inception", "is_inception_mean", "is_inception_std")
-INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
 # Same file (sha256 prefix 6726825d) under pytorch-fid's and torch-fidelity's names.
-INCEPTION_HUB_NAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
 
 
 class EvaluationError(ValueError):
@@ -372,22 +371,8 @@ def reference_stats(net, sha: str, real: np.ndarray, cache_dir: str | Path | Non
 
 
 def resolve_inception_weights(path: str | Path | None) -> tuple[Path | None, str]:
-    """(weights path, '') when usable, else (None, reason)."""
-    if path:
-        p = Path(path).expanduser()
-        return (p, "") if p.is_file() else (None, f"Inception weights {p} do not exist")
-    env = os.environ.get(INCEPTION_ENV)
-    if env:
-        p = Path(env).expanduser()
-        return (p, "") if p.is_file() else (None, f"{INCEPTION_ENV}={env} does not exist")
-    hub = Path(torch.hub.get_dir()) / "checkpoints"
-    for name in INCEPTION_HUB_NAMES:
-        if (hub / name).is_file():
-            return hub / name, ""
-    return None, (
-        f"no Inception-v3 weights: pass --inception-weights PATH, set {INCEPTION_ENV}, or place "
-        f"{INCEPTION_HUB_NAMES[0]} in {hub} (never downloaded)"
-    )
+    """(weights path, '') when usable, else (None, reason); see metrics.inception_weights."""
+    return find_inception_weights(path, Path(torch.hub.get_dir()))
 
 
 def inception_metrics(images28: np.ndarray, real: np.ndarray, weights: str | Path | None,
@@ -467,6 +452,7 @@ def score_images(
     dataset: str = "mnist",
     device: str | torch.device | None = None,
     inception: bool = True,
+    inception_device: str | torch.device | None = None,
 ) -> dict:
     """Score uint8 [N, 28, 28, 1] (or [N, 28, 28]) samples; returns the metrics.json dict.
 
@@ -539,8 +525,9 @@ def score_images(
     diversity = mean_pairwise_distance(feats[div_idx]) / float(ref["pairdist_mean"])
 
     if inception:
+        inc_device = torch.device(inception_device) if inception_device is not None else device
         inc_values, inc_extractors, skipped = inception_metrics(
-            images, real, inception_weights, cache_dir, seed, device, view)
+            images, real, inception_weights, cache_dir, seed, inc_device, view)
     else:
         inc_values = {m: None for m in INCEPTION_METRICS}
         inc_extractors = {m: "inception-v3-tf" for m in INCEPTION_METRICS}
@@ -563,6 +550,7 @@ def score_images(
         "settings": {
             "dataset": dataset, "reference": f"{dataset} test split ({view})", "image_size": int(image_size),
             "seed": int(seed), "device": str(device), "knn_k": KNN_K,
+            "inception_device": str(inception_device if inception_device is not None else device),
             "prdc_n": int(m), "kid_subsets": KID_SUBSETS, "kid_subset_size": int(subset_size),
             "is_splits": IS_SPLITS, "diversity_n": int(min(n, DIVERSITY_N)),
             "covered_min_share": COVERED_MIN_SHARE,
@@ -650,7 +638,7 @@ def curve_files(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0) -> list[dict]:
+def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0, device=None) -> list[dict]:
     """One point per curve sample file: step, fraction of training, n, and CURVE_METRICS.
 
     Every point of a run uses the same noise and sample count (spec curve_samples), so
@@ -660,7 +648,7 @@ def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0) -> lis
     for step, path in curve_files(run_dir):
         images = load_samples(path, spec, spec.get("curve_samples"))
         scored = score_images(images, data_path, cache_dir, seed=seed, image_size=int(spec["image_size"]),
-                              dataset=spec["dataset"], inception=False)
+                              dataset=spec["dataset"], inception=False, device=device)
         point = {"step": step, "fraction": step / spec["steps"] if spec.get("steps") else None,
                  "n": int(images.shape[0])}
         point.update({name: scored["metrics"][name] for name in CURVE_METRICS})
@@ -668,7 +656,8 @@ def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0) -> lis
     return points
 
 
-def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_weights=None) -> dict:
+def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_weights=None,
+                 device=None, inception_device=None) -> dict:
     """Score a finished run into metrics.json; a diverged run gets no quality numbers.
 
     A diverged run's samples would be images from NaN weights: they are never scored.
@@ -678,7 +667,7 @@ def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_we
     t0 = time.time()
     spec = load_spec(run_dir)
     status = read_status(run_dir)
-    curve = score_curve(run_dir, spec, data_path, cache_dir, seed)
+    curve = score_curve(run_dir, spec, data_path, cache_dir, seed, device=device)
     if status["status"] == "diverged":
         result = {"status": "diverged", "diverged_step": status.get("step"),
                   "reason": status.get("reason", ""), "metrics": {}, "extractor": {}}
@@ -686,13 +675,29 @@ def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_we
         images = load_samples(Path(run_dir) / "samples.npz", spec, spec.get("eval_samples"))
         result = {"status": "ok", **score_images(
             images, data_path, cache_dir, seed=seed, image_size=int(spec["image_size"]),
-            inception_weights=inception_weights, dataset=spec["dataset"])}
+            inception_weights=inception_weights, dataset=spec["dataset"], device=device,
+            inception_device=inception_device)}
     result["curve"] = curve
     result["run_id"] = spec.get("run_id", Path(run_dir).name)
     result["seconds"] = round(time.time() - t0, 3)
     text = json.dumps(result, indent=2, allow_nan=True) + "\n"
     write_atomically(Path(out), lambda fh: fh.write(text.encode()))
     return result
+
+
+@contextlib.contextmanager
+def gpu_for_inception(n_gpus: int):
+    """Claim one of ``n_gpus`` GPUs (the training jobs' lock-file slots) for Inception-v3 and yield
+    its torch device; with 0, hide every GPU and yield the CPU."""
+    if n_gpus <= 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        yield torch.device("cpu")
+        return
+    from ganbench.gpu_slots import claim_gpu
+
+    with claim_gpu(n_gpus) as gpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        yield torch.device("cuda" if gpu and torch.cuda.is_available() else "cpu")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -706,15 +711,21 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"Inception-v3 FID weight file (else ${INCEPTION_ENV} or the torch hub cache)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's, i.e. OMP_NUM_THREADS when set)")
+    p.add_argument("--gpus", type=int, default=0,
+                   help="GPUs the study may claim: Inception-v3 (when its weights are present) runs on a "
+                        "claimed GPU; the small dataset networks always run on the CPU")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or args.run_dir / "metrics.json"
-    try:
-        result = evaluate_run(args.run_dir, args.data, args.cache_dir, out, args.seed, args.inception_weights)
-    except (EvaluationError, EvaluatorWeightsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    use_gpu = args.gpus > 0 and resolve_inception_weights(args.inception_weights)[0] is not None
+    with gpu_for_inception(args.gpus if use_gpu else 0) as inception_device:
+        try:
+            result = evaluate_run(args.run_dir, args.data, args.cache_dir, out, args.seed, args.inception_weights,
+                                  device="cpu", inception_device=inception_device)
+        except (EvaluationError, EvaluatorWeightsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     m = result["metrics"]
     if result["status"] == "diverged":
         print(f"{result['run_id']}: diverged at step {result['diverged_step']}: no quality score -> {out}")

@@ -428,6 +428,33 @@ def test_inception_weights_are_found_locally(tmp_path, monkeypatch):
     assert ev.resolve_inception_weights(weights) == (weights, "")
 
 
+def test_inception_weights_lookup_needs_no_torch(tmp_path, monkeypatch):
+    """The Snakefile asks where the weights are without importing torch: same answer as torch's hub dir."""
+    from metrics.inception_weights import find_inception_weights, torch_hub_dir
+
+    monkeypatch.delenv(ev.INCEPTION_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    assert torch_hub_dir() == Path(torch.hub.get_dir())
+    assert find_inception_weights()[0] is None
+    (tmp_path / "th" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "th" / "hub" / "checkpoints" / ev.INCEPTION_HUB_NAMES[1]).write_bytes(b"w")
+    assert find_inception_weights()[0] == tmp_path / "th" / "hub" / "checkpoints" / ev.INCEPTION_HUB_NAMES[1]
+
+
+def test_inception_runs_on_a_claimed_gpu_and_the_small_network_on_the_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with ev.gpu_for_inception(2) as device:
+        claimed = os.environ["CUDA_VISIBLE_DEVICES"]
+        assert claimed in ("0", "1")
+        del os.environ["CUDA_VISIBLE_DEVICES"]  # as in a second evaluate job's own process
+        with ev.gpu_for_inception(2):  # ... which gets the other GPU
+            assert os.environ["CUDA_VISIBLE_DEVICES"] == {"0": "1", "1": "0"}[claimed]
+        assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with ev.gpu_for_inception(0) as device:
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "" and device.type == "cpu"
+
+
 def test_inception_values_are_reported_with_their_extractor(tmp_path, monkeypatch, mnist):
     """Plumbing only (torch-fidelity and the weights are not available offline)."""
     from torchmetrics.utilities import imports
