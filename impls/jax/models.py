@@ -1,0 +1,120 @@
+"""BasicGAN and DCGAN as pure functions over flat dicts of arrays keyed by runkit's canonical names.
+
+The canonical layout is JAX's natural one (dense ``(in, out)``, conv HWIO, NHWC feature maps), so
+states load without transposition. ``build(spec)`` returns ``(g_apply, d_apply)``:
+
+    g_apply(g_params, stats, z, train) -> (images, stats)
+    d_apply(d_params, stats, x, train) -> (logits [B], stats)
+
+``stats`` holds every BN running statistic (``*/moving_mean``, ``*/moving_var``); a train-mode
+forward returns it advanced, an inference-mode forward returns it unchanged. To compute what the
+PyTorch twin computes:
+
+* stride-2 convs pad explicitly (runkit.conv_pads: ``symmetric`` 2/2 for k=5, ``same`` = TF 'SAME'
+  1/2); transposed convs are the lhs-dilated convolution of the spatially flipped kernel, with the
+  crop of the full ``(H-1)*2 + k`` output (runkit.stride2_padding) folded into its padding
+  (``k-1-crop`` each side), i.e. PyTorch's ``ConvTranspose2d(padding=p, output_padding=op)``;
+* batch norm has PyTorch's semantics: batch mean and biased variance to normalise, ``eps`` inside
+  the square root, running statistics ``(1-m) running + m batch`` with the *unbiased* variance.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ganbench.runkit import conv_pads, dcgan_dims, stride2_padding
+
+DN = ("NHWC", "HWIO", "NHWC")
+
+
+def batch_norm(x, params, stats, prefix: str, train: bool, momentum: float, eps: float):
+    """PyTorch-convention BN over the channel axis of NHWC ``x``; returns (y, stats)."""
+    gamma, beta = params[f"{prefix}/gamma"], params[f"{prefix}/beta"]
+    if train:
+        mean = jnp.mean(x, axis=(0, 1, 2))
+        var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
+        n = x.shape[0] * x.shape[1] * x.shape[2]
+        stats = {**stats,
+                 f"{prefix}/moving_mean": stats[f"{prefix}/moving_mean"] * (1.0 - momentum) + mean * momentum,
+                 f"{prefix}/moving_var": stats[f"{prefix}/moving_var"] * (1.0 - momentum)
+                 + var * (n / (n - 1.0)) * momentum}
+    else:
+        mean, var = stats[f"{prefix}/moving_mean"], stats[f"{prefix}/moving_var"]
+    inv = lax.rsqrt(var + eps) * gamma
+    return x * inv + (beta - mean * inv), stats
+
+
+def _activation(arch: dict):
+    if arch["hidden_activation"] == "leaky_relu":
+        slope = arch["leaky_slope"]
+        return lambda h: jax.nn.leaky_relu(h, slope)
+    return jax.nn.relu
+
+
+def basic(spec: dict):
+    arch = spec["arch"]
+    act = _activation(arch)
+    out = jax.nn.sigmoid if arch["output"] == "sigmoid" else jnp.tanh
+
+    def g_apply(p, stats, z, train):
+        h = act(z @ p["G/fc1/kernel"] + p["G/fc1/bias"])
+        return out(h @ p["G/fc2/kernel"] + p["G/fc2/bias"]), stats
+
+    def d_apply(p, stats, x, train):
+        h = act(x @ p["D/fc1/kernel"] + p["D/fc1/bias"])
+        return (h @ p["D/fc2/kernel"] + p["D/fc2/bias"])[:, 0], stats
+
+    return g_apply, d_apply
+
+
+def dcgan(spec: dict):
+    a = spec["arch"]
+    d = dcgan_dims(spec)
+    n, c0, k = d["n"], d["c0"], d["k"]
+    has_bn, mom, eps, slope = a["batch_norm"], a["bn_momentum"], a["bn_eps"], a["leaky_slope"]
+    crop_before, crop_after = stride2_padding(spec)
+    deconv_pad = [(k - 1 - crop_before, k - 1 - crop_after)] * 2
+    conv_pad = [conv_pads(spec)] * 2
+
+    def deconv(x, kernel):  # kernel (kh, kw, out, in) -> flipped, HWIO (in, out)
+        w = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+        return lax.conv_general_dilated(x, w, (1, 1), deconv_pad, lhs_dilation=(2, 2), dimension_numbers=DN)
+
+    def conv(x, kernel):
+        return lax.conv_general_dilated(x, kernel, (2, 2), conv_pad, dimension_numbers=DN)
+
+    def g_apply(p, stats, z, train):
+        h = z @ p["G/fc/kernel"]
+        if not has_bn:
+            h = h + p["G/fc/bias"]
+        h = h.reshape(-1, 4, 4, c0)  # NHWC order
+        if has_bn:
+            h, stats = batch_norm(h, p, stats, "G/bn0", train, mom, eps)
+        h = jax.nn.relu(h)
+        for i in range(1, n):
+            h = deconv(h, p[f"G/deconv{i}/kernel"])
+            if has_bn:
+                h, stats = batch_norm(h, p, stats, f"G/bn{i}", train, mom, eps)
+            else:
+                h = h + p[f"G/deconv{i}/bias"]
+            h = jax.nn.relu(h)
+        return jnp.tanh(deconv(h, p[f"G/deconv{n}/kernel"]) + p[f"G/deconv{n}/bias"]), stats
+
+    def d_apply(p, stats, x, train):
+        h = jax.nn.leaky_relu(conv(x, p["D/conv0/kernel"]) + p["D/conv0/bias"], slope)
+        for i in range(1, n):
+            h = conv(h, p[f"D/conv{i}/kernel"])
+            if has_bn:
+                h, stats = batch_norm(h, p, stats, f"D/bn{i}", train, mom, eps)
+            else:
+                h = h + p[f"D/conv{i}/bias"]
+            h = jax.nn.leaky_relu(h, slope)
+        h = h.reshape(h.shape[0], -1)  # NHWC flatten
+        return (h @ p["D/fc/kernel"] + p["D/fc/bias"])[:, 0], stats
+
+    return g_apply, d_apply
+
+
+def build(spec: dict):
+    return basic(spec) if spec["model"] == "basic" else dcgan(spec)
