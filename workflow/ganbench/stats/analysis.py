@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ganbench.observations import DERIVED, OBSERVATIONS, REFERENCE_IMPLS, Endpoint, Observation
+from ganbench.observations import DERIVED, OBSERVATIONS, Endpoint, Observation
 from ganbench.stats import guard, inference, policy
-from ganbench.stats.arms import Exclusion, arm_rows, paired_seeds, seed_divergence, seed_values
+from ganbench.stats.arms import Exclusion, arm_rows, impl_comparisons, paired_seeds, seed_divergence, seed_values
 
 
 def _measured(endpoint: Endpoint, rows: pd.DataFrame, measured: set[str]) -> bool:
@@ -123,42 +123,38 @@ def frameworks_observation(obs: Observation, df: pd.DataFrame, measured: set[str
     for model in sorted(usable["model"].unique()):
         rows = usable[usable["model"] == model]
         impls = sorted(rows["impl"].unique())
-        refs = [i for i in REFERENCE_IMPLS if i in impls]
-        for a in refs:
-            for b in impls:
-                if b == a or (b in refs and refs.index(b) < refs.index(a)):
-                    continue
-                label = f"{model}: {b} vs {a}"
-                ra, rb = rows[rows["impl"] == a], rows[rows["impl"] == b]
-                # pair on (arm, seed): the 'seed' of paired_seeds is (arm, seed), then averaged per seed
-                r = run_endpoint(obs.id, label, endpoint, rb, ra, measured, excluded, unit="arm_seed", within="seed")
-                pairs = r.get("pairs")
-                if isinstance(pairs, pd.DataFrame) and len(pairs):
-                    pairs = pairs.assign(seed=pairs["seed"].str.rsplit("#", n=1).str[1].astype(float))
-                    per_seed = pairs.groupby("seed").agg(t=("t", "mean"), c=("c", "mean"), d=("d", "mean"),
-                                                         n_impls=("d", "size")).reset_index()
-                    r.update(inference.equivalence(per_seed["d"].to_numpy(float), endpoint.sesoi))
-                    r["pairs"], r["seeds"] = per_seed, list(per_seed["seed"])
-                    r["n_arms"] = int(pairs["n_impls"].sum())
-                    if len(per_seed) < inference.MIN_SEEDS:
-                        r.update(state="too few seeds", why=f"only {len(per_seed)} seed(s) with both impls scored")
-                    elif r["state"] == "too few seeds":
-                        r.update(state="tested", why="")
-                base_rows = ra[ra["deviations"] == "{}"] if (ra["deviations"] == "{}").any() else ra
-                chk = guard.check(base_rows) if len(base_rows) else {"state": "unknown", "reason": "no run"}
-                failed = chk["state"] == "failed" and r["state"] in ("tested", "too few seeds")
-                if failed or (r["state"] == "tested" and chk["state"] != "passed"):
-                    r["state"] = "not trained"
-                    r["why"] = ("the baseline did not train: " if chk["state"] == "failed" else
-                                "the baseline's training could not be checked: ") + f"{a} runs: " + chk["reason"]
-                # discordant divergence: one impl diverged and its twin did not (descriptive)
-                st = pd.merge(ra[["arm_key", "seed", "status"]], rb[["arm_key", "seed", "status"]],
-                              on=["arm_key", "seed"], suffixes=("_a", "_b"))
-                disc = int(((st["status_a"] == "diverged") != (st["status_b"] == "diverged")).sum())
-                groups.append({"group": label, "recipe": "", "model": model, "impl": b, "reference": a,
-                               "guard": chk, "primary": [r], "secondary": [], "references": [],
-                               "treatment": _arm_counts(rb), "control": _arm_counts(ra),
-                               "divergence_discordant": disc, "divergence_pairs": len(st)})
+        for a, b in impl_comparisons(impls):
+            label = f"{model}: {b} vs {a}"
+            ra, rb = rows[rows["impl"] == a], rows[rows["impl"] == b]
+            # pair on (arm, seed): the 'seed' of paired_seeds is (arm, seed), then averaged per seed
+            r = run_endpoint(obs.id, label, endpoint, rb, ra, measured, excluded, unit="arm_seed", within="seed")
+            pairs = r.get("pairs")
+            if isinstance(pairs, pd.DataFrame) and len(pairs):
+                pairs = pairs.assign(seed=pairs["seed"].str.rsplit("#", n=1).str[1].astype(float))
+                per_seed = pairs.groupby("seed").agg(t=("t", "mean"), c=("c", "mean"), d=("d", "mean"),
+                                                     n_impls=("d", "size")).reset_index()
+                r.update(inference.equivalence(per_seed["d"].to_numpy(float), endpoint.sesoi))
+                r["pairs"], r["seeds"] = per_seed, list(per_seed["seed"])
+                r["n_arms"] = int(pairs["n_impls"].sum())
+                if len(per_seed) < inference.MIN_SEEDS:
+                    r.update(state="too few seeds", why=f"only {len(per_seed)} seed(s) with both impls scored")
+                elif r["state"] == "too few seeds":
+                    r.update(state="tested", why="")
+            base_rows = ra[ra["deviations"] == "{}"] if (ra["deviations"] == "{}").any() else ra
+            chk = guard.check(base_rows) if len(base_rows) else {"state": "unknown", "reason": "no run"}
+            failed = chk["state"] == "failed" and r["state"] in ("tested", "too few seeds")
+            if failed or (r["state"] == "tested" and chk["state"] != "passed"):
+                r["state"] = "not trained"
+                r["why"] = ("the baseline did not train: " if chk["state"] == "failed" else
+                            "the baseline's training could not be checked: ") + f"{a} runs: " + chk["reason"]
+            # discordant divergence: one impl diverged and its twin did not (descriptive)
+            st = pd.merge(ra[["arm_key", "seed", "status"]], rb[["arm_key", "seed", "status"]],
+                          on=["arm_key", "seed"], suffixes=("_a", "_b"))
+            disc = int(((st["status_a"] == "diverged") != (st["status_b"] == "diverged")).sum())
+            groups.append({"group": label, "recipe": "", "model": model, "impl": b, "reference": a,
+                           "guard": chk, "primary": [r], "secondary": [], "references": [],
+                           "treatment": _arm_counts(rb), "control": _arm_counts(ra),
+                           "divergence_discordant": disc, "divergence_pairs": len(st)})
     return {"groups": groups}
 
 

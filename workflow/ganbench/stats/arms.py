@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ganbench.observations import DERIVED, Endpoint
+from ganbench.observations import DERIVED, REFERENCE_IMPLS, Endpoint
 
 
 @dataclass
@@ -21,6 +21,13 @@ class Exclusion:
     run_id: str
     where: str  # "<observation>/<group>/<endpoint>"
     reason: str
+
+
+def impl_comparisons(impls) -> list[tuple[str, str]]:
+    """(reference, other) pairs: every impl against each reference impl present, each pair once."""
+    refs = [i for i in REFERENCE_IMPLS if i in impls]
+    return [(a, b) for a in refs for b in sorted(impls)
+            if b != a and not (b in refs and refs.index(b) < refs.index(a))]
 
 
 def arm_rows(df: pd.DataFrame, recipe: str, deviations: dict) -> pd.DataFrame:

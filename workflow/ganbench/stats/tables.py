@@ -8,8 +8,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ganbench.observations import METRICS, REFERENCE_IMPLS
-from ganbench.stats.arms import Exclusion
+from ganbench.observations import METRICS
+from ganbench.stats.arms import Exclusion, impl_comparisons
 from ganbench.stats.inference import t_interval
 
 QUALITY_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverage", "classes_covered")
@@ -65,19 +65,15 @@ def speed(df: pd.DataFrame) -> dict:
                                    "peak_host_mb": float(g["peak_host_mb"].mean()),
                                    "peak_device_mb": float(g["peak_device_mb"].mean()), "n_runs": len(g)})
         impls = sorted(rows["impl"].unique())
-        refs = [i for i in REFERENCE_IMPLS if i in impls]
-        for a in refs:
-            for b in impls:
-                if b == a or (b in refs and refs.index(b) < refs.index(a)):
-                    continue
-                pa = rows[rows["impl"] == a].groupby(["arm_key", "seed"])["median_step_ms"].mean()
-                pb = rows[rows["impl"] == b].groupby(["arm_key", "seed"])["median_step_ms"].mean()
-                common = pa.index.intersection(pb.index)
-                logs = np.log(pb.loc[common] / pa.loc[common]).groupby(level="seed").mean() if len(common) else pd.Series(dtype=float)
-                mean, lo, hi, n = t_interval(logs.to_numpy())
-                entry["ratios"].append({"impl": b, "reference": a, "ratio": math.exp(mean) if n else math.nan,
-                                        "lo": math.exp(lo) if np.isfinite(lo) else math.nan,
-                                        "hi": math.exp(hi) if np.isfinite(hi) else math.nan, "n_seeds": n})
+        for a, b in impl_comparisons(impls):
+            pa = rows[rows["impl"] == a].groupby(["arm_key", "seed"])["median_step_ms"].mean()
+            pb = rows[rows["impl"] == b].groupby(["arm_key", "seed"])["median_step_ms"].mean()
+            common = pa.index.intersection(pb.index)
+            logs = np.log(pb.loc[common] / pa.loc[common]).groupby(level="seed").mean() if len(common) else pd.Series(dtype=float)
+            mean, lo, hi, n = t_interval(logs.to_numpy())
+            entry["ratios"].append({"impl": b, "reference": a, "ratio": math.exp(mean) if n else math.nan,
+                                    "lo": math.exp(lo) if np.isfinite(lo) else math.nan,
+                                    "hi": math.exp(hi) if np.isfinite(hi) else math.nan, "n_seeds": n})
         out["models"].append(entry)
     return out
 
