@@ -183,3 +183,59 @@ def test_snakemake_report_embeds_the_key_figures(smoke):
     for name in ("observations", "fid_by_condition", "frameworks", "training_curves", "timing"):
         assert f"Adding {name}.png" in log
     assert out.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+
+FASHION_CONFIG = REPO / "config" / "fashion_smoke.yaml"
+FASHION_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0",
+                "tensorflow-dcgan_blog-basic-s0", "tensorflow-dcgan_blog-s0"]
+
+
+def test_fashion_mnist_study_is_planned(tmp_path):
+    proc = snakemake(tmp_path, "-n", "--configfile", str(FASHION_CONFIG))
+    out = proc.stdout + proc.stderr
+    counts = job_counts(out)
+    assert counts["dataset"] == 1 and counts["train"] == len(FASHION_RUNS) == counts["evaluate"]
+    assert counts["report"] == 1
+    assert "results/data/fashion_mnist.npz" in out and "results/data/mnist.npz" not in out
+    for run in FASHION_RUNS:
+        assert f"results/fashion_smoke/runs/{run}/samples.npz" in out
+
+
+@pytest.fixture(scope="module")
+def fashion_smoke(tmp_path_factory):
+    """The smoke study on Fashion-MNIST run for real (Debian's dataset-fashion-mnist)."""
+    if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (`./ganbench test` installs it as root)")
+    workdir = tmp_path_factory.mktemp("fashion_smoke")
+    snakemake(workdir, "--cores", "2", "--configfile", str(FASHION_CONFIG))
+    return workdir
+
+
+@pytest.mark.pipeline
+def test_fashion_smoke_pipeline_end_to_end(fashion_smoke):
+    from ganbench.data import FASHION_MNIST_SHA256, load_dataset, sha256_of
+    from metrics.mnist_net import EVALUATORS, file_sha256
+
+    data = load_dataset(fashion_smoke / "results" / "data" / "fashion_mnist.npz")
+    assert sha256_of(data["test_images"][..., 0]) == FASHION_MNIST_SHA256["test_images"]
+    assert not (fashion_smoke / "results" / "data" / "mnist.npz").exists()
+    study = fashion_smoke / "results" / "fashion_smoke"
+    assert sorted(p.name for p in (study / "runs").iterdir()) == FASHION_RUNS
+    sha8 = file_sha256(EVALUATORS["fashion_mnist"].weights)[:8]
+    for run in FASHION_RUNS:
+        folder = study / "runs" / run
+        assert json.loads((folder / "spec.json").read_text())["dataset"] == "fashion_mnist"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["settings"]["dataset"] == "fashion_mnist", run
+        assert metrics["extractor"]["fid"] == f"fashion-mnist-net:{sha8}", run
+    summary = pd.read_csv(study / "summary.csv")
+    assert sorted(summary["run_id"]) == FASHION_RUNS
+    assert set(summary["status"]) <= {"ok", "diverged"}
+    assert summary["fid"].notna().all() and (summary["fid"] > 0).all()
+    html = (fashion_smoke / "reports" / "fashion_smoke" / "index.html").read_text()
+    assert "ganbench report: fashion_smoke (Fashion-MNIST)" in html
+    for run in FASHION_RUNS:
+        assert run in html
