@@ -1,10 +1,12 @@
-"""PyTorch and TensorFlow twins compute the same GANs.
+"""PyTorch and TensorFlow twins compute the same GANs, and so does the JAX impl.
 
 Each framework runs in its own subprocess (tests/twins_helpers/worker.py);
 arrays travel through npz files in tmp_path. One module-scoped fixture runs
 every case (parameter counts, forward passes, one training iteration per
-knob setting) in a PyTorch worker and two TensorFlow workers concurrently;
-the tests below only compare their outputs.
+knob setting) in a PyTorch worker, two TensorFlow workers and a JAX worker
+concurrently; the tests below only compare their outputs. Every comparison
+is against PyTorch: TensorFlow (the reference twin) and JAX (impls/jax) each
+have to agree with it within the same tolerances.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ import pytest
 from ganbench import runkit
 from twins_helpers import cases as C
 
-FRAMEWORKS = ("pytorch", "tensorflow")
+FRAMEWORKS = ("pytorch", "tensorflow", "jax")
+OTHERS = FRAMEWORKS[1:]  # each compared with PyTorch
 STEP_CASES = {**C.step_cases("basic"), **C.step_cases("dcgan")}
 
 # Tolerances (CPU, float32)
@@ -50,7 +53,7 @@ def twins(tmp_path_factory):
     data = C.synthetic_mnist()
     cases, meta = C.build_jobs(tmp, data)
     t = time.monotonic()
-    res = C.run_workers(tmp, cases, split={"tensorflow": 2})
+    res = C.run_workers(tmp, cases, frameworks=FRAMEWORKS, split={"tensorflow": 2})
     meta["wall_s"] = time.monotonic() - t
     return res, meta
 
@@ -61,7 +64,7 @@ def test_parameter_counts_match(twins, arch):
     res, meta = twins
     case = meta["count"][arch]
     expected = runkit.count_params(C.make_spec(**C.COUNT_ARCHS[arch]))
-    assert int(res["pytorch"][f"{case}/count"]) == int(res["tensorflow"][f"{case}/count"]) == expected
+    assert [int(res[fw][f"{case}/count"]) for fw in FRAMEWORKS] == [expected] * len(FRAMEWORKS)
 
 
 def test_basic_parameter_count_is_the_textbook_one():
@@ -72,10 +75,11 @@ def test_basic_parameter_count_is_the_textbook_one():
 # ------------------------------------------------------------------ 2. forward passes
 @pytest.mark.parametrize("arch", list(C.FORWARD_ARCHS))
 @pytest.mark.parametrize("what", ["g_eval", "g_train", "d_eval", "d_train"])
-def test_forward_outputs_match(twins, arch, what):
+@pytest.mark.parametrize("other", OTHERS)
+def test_forward_outputs_match(twins, arch, what, other):
     res, meta = twins
     case = meta["forward"][arch]["case"]
-    a, b = res["pytorch"][f"{case}/{what}"], res["tensorflow"][f"{case}/{what}"]
+    a, b = res["pytorch"][f"{case}/{what}"], res[other][f"{case}/{what}"]
     assert a.shape == b.shape
     assert np.isfinite(a).all()
     np.testing.assert_allclose(a, b, rtol=0, atol=FORWARD_ATOL)
@@ -83,12 +87,13 @@ def test_forward_outputs_match(twins, arch, what):
 
 
 @pytest.mark.parametrize("arch", [a for a in C.FORWARD_ARCHS if a.startswith("dcgan")])
-def test_train_mode_forward_updates_bn_statistics_alike(twins, arch):
+@pytest.mark.parametrize("other", OTHERS)
+def test_train_mode_forward_updates_bn_statistics_alike(twins, arch, other):
     res, meta = twins
     m = meta["forward"][arch]
     for name, before in m["state"].items():
         a = res["pytorch"][f"{m['case']}/state_after/{name}"]
-        b = res["tensorflow"][f"{m['case']}/state_after/{name}"]
+        b = res[other][f"{m['case']}/state_after/{name}"]
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6, err_msg=name)
         if name.startswith("G/") and name.endswith(("moving_mean", "moving_var")):
             assert not np.array_equal(a, before), f"{name}: train-mode G forward must advance BN statistics"
@@ -100,14 +105,14 @@ def _deltas(res, meta, name, fw):
     return {k: res[fw][f"{name}/state/{k}"] - v for k, v in m["state"].items()}
 
 
-def _relative_delta_difference(res, meta, name):
+def _relative_delta_difference(res, meta, name, other="tensorflow"):
     """{tensor: |delta_pt - delta_tf| / scale} beyond one float32 ulp of the weight (the finest
     change a float32 weight can show). scale = the update's magnitude: max |delta_pt| of the tensor,
     and at least the smallest learning rate (Adam moves a weight by ~lr per step, so a tensor whose
     D and G step updates nearly cancel is still judged against one step)."""
     spec = meta["step"][name]["spec"]
     lr = min(spec["optim"]["d"]["lr"], spec["optim"]["g"]["lr"])
-    da, db = _deltas(res, meta, name, "pytorch"), _deltas(res, meta, name, "tensorflow")
+    da, db = _deltas(res, meta, name, "pytorch"), _deltas(res, meta, name, other)
     out = {}
     for k in da:
         moved = float(np.abs(da[k]).max())
@@ -121,10 +126,11 @@ def _relative_delta_difference(res, meta, name):
 
 
 @pytest.mark.parametrize("name", list(STEP_CASES))
-def test_training_iteration_updates_match(twins, name):
+@pytest.mark.parametrize("other", OTHERS)
+def test_training_iteration_updates_match(twins, name, other):
     res, meta = twins
     report = []
-    for k, rel in _relative_delta_difference(res, meta, name).items():
+    for k, rel in _relative_delta_difference(res, meta, name, other).items():
         n_out = int((rel > DELTA_RTOL).sum())
         allowed = max(DELTA_OUTLIERS, int(DELTA_OUTLIER_FRACTION * rel.size))
         report.append((float(np.quantile(rel, 0.99)), k, n_out))
@@ -135,16 +141,16 @@ def test_training_iteration_updates_match(twins, name):
     da = _deltas(res, meta, name, "pytorch")
     moved = [k for k in da if np.abs(da[k]).max() > 0]
     assert any(k.startswith("G/") for k in moved) and any(k.startswith("D/") for k in moved)
-    np.testing.assert_allclose(res["pytorch"][f"{name}/stats"], res["tensorflow"][f"{name}/stats"],
+    np.testing.assert_allclose(res["pytorch"][f"{name}/stats"], res[other][f"{name}/stats"],
                                rtol=0, atol=STATS_ATOL)
-    np.testing.assert_array_equal(res["pytorch"][f"{name}/opt_steps"], res["tensorflow"][f"{name}/opt_steps"])
+    np.testing.assert_array_equal(res["pytorch"][f"{name}/opt_steps"], res[other][f"{name}/opt_steps"])
     it = meta["step"][name]["iterations"]
     assert list(res["pytorch"][f"{name}/opt_steps"]) == [it * spec["d_steps"], it * spec["g_steps"]]
-    for fw in FRAMEWORKS:  # G's optimizer owns D's variables exactly when freeze_d is false
+    for fw in ("pytorch", other):  # G's optimizer owns D's variables exactly when freeze_d is false
         owns_d = any(k.startswith("opt/g/m/D/") for k in _opt(res, name, fw))
         assert owns_d == (not spec["freeze_d"]), (fw, name)
     worst = max(report)
-    print(f"{name}: worst 99th percentile of relative delta difference {worst[0]:.2e} ({worst[1]}); "
+    print(f"{name} (pytorch vs {other}): worst 99th percentile of relative delta difference {worst[0]:.2e} ({worst[1]}); "
           f"outliers {sum(r[2] for r in report)}")
 
 
@@ -158,16 +164,16 @@ def test_worst_case_twin_difference_summary(twins, capsys):
     the median weight's and the worst weight's |delta_pt - delta_tf| / max|delta|."""
     res, meta = twins
     worst = {}
-    for name in STEP_CASES:
-        for k, rel in _relative_delta_difference(res, meta, name).items():
-            key = (name.split("-")[0], k)
+    for name, other in ((n, o) for n in STEP_CASES for o in OTHERS):
+        for k, rel in _relative_delta_difference(res, meta, name, other).items():
+            key = (other, name.split("-")[0], k)
             med, mx = worst.get(key, (0.0, 0.0))
             worst[key] = (max(med, float(np.median(rel))), max(mx, float(rel.max())))
     with capsys.disabled():
-        print(f"\n[twins] workers wall {meta['wall_s']:.1f}s; relative |delta_pt - delta_tf| per tensor "
+        print(f"\n[twins] workers wall {meta['wall_s']:.1f}s; relative |delta_pt - delta_other| per tensor "
               "(median weight, worst weight):")
-        for (model, k), (med, mx) in sorted(worst.items()):
-            print(f"  {model:5s} {k:22s} {med:.1e} {mx:.1e}")
+        for (other, model, k), (med, mx) in sorted(worst.items()):
+            print(f"  {other:10s} {model:5s} {k:22s} {med:.1e} {mx:.1e}")
     assert max(mx for _, mx in worst.values()) <= DELTA_OUTLIER_RTOL
     assert max(med for med, _ in worst.values()) <= DELTA_RTOL
 
@@ -310,9 +316,10 @@ def test_adam_matches_float64_reference(twins, setting, capsys):
         for i, ref in enumerate(m["reference"]):
             got = res[fw][f"{m['case']}/p_{i}"].astype(np.float64)
             errs[(fw, i)] = float(np.max(np.abs(got - ref) / np.abs(ref)))
-    for i in range(len(m["reference"])):
-        a, b = (res[fw][f"{m['case']}/p_{i}"].astype(np.float64) for fw in FRAMEWORKS)
-        errs[("pt-vs-tf", i)] = float(np.max(np.abs(a - b) / np.abs(a)))
+    for other in OTHERS:
+        for i in range(len(m["reference"])):
+            a, b = (res[fw][f"{m['case']}/p_{i}"].astype(np.float64) for fw in ("pytorch", other))
+            errs[(f"pytorch-vs-{other}", i)] = float(np.max(np.abs(a - b) / np.abs(a)))
     with capsys.disabled():
         print(f"\n[adam {setting}] max relative error: " + ", ".join(f"{k[0]}[{k[1]}] {v:.1e}" for k, v in errs.items()))
     for k, v in errs.items():
@@ -334,7 +341,7 @@ def test_bias_init_is_in_the_initial_weights(twins, fw):
 def test_batch_norm_off_removes_every_bn_layer(twins, fw):
     res, meta = twins
     with_bn, without = (list(res[fw][f"{meta['init'][a]}/names"]) for a in ("dcgan_bn", "dcgan_nobn_bias01"))
-    is_bn = (lambda n: ".bn" in n) if fw == "pytorch" else (lambda n: "_bn" in n)
+    is_bn = {"pytorch": lambda n: ".bn" in n, "jax": lambda n: "/bn" in n}.get(fw, lambda n: "_bn" in n)
     assert any(is_bn(n) for n in with_bn) and not any(is_bn(n) for n in without)
     assert len(without) < len(with_bn)  # 4 BN tensors per layer gone, one bias each instead
     assert not [n for n in without if "running" in n or "moving" in n]
@@ -506,9 +513,9 @@ def cli_twins(tmp_path_factory):
     }
     out = {}
     jobs = [(m, impl) for m in specs for impl in FRAMEWORKS]
-    for i in range(0, len(jobs), 2):
+    for i in range(0, len(jobs), 3):
         procs = {(m, impl): _run_entry(impl, {**specs[m], "impl": impl}, data, tmp / f"{m}-{impl}")
-                 for m, impl in jobs[i:i + 2]}
+                 for m, impl in jobs[i:i + 3]}
         for key, p in procs.items():
             _, err = p.communicate(timeout=600)
             assert p.returncode == 0, f"{key}: {err[-3000:]}"
@@ -517,34 +524,36 @@ def cli_twins(tmp_path_factory):
 
 
 @pytest.mark.parametrize("model", ["basic", "dcgan"])
-def test_cli_twins_logged_losses_agree(cli_twins, model, capsys):
+@pytest.mark.parametrize("other", OTHERS)
+def test_cli_twins_logged_losses_agree(cli_twins, model, other, capsys):
     specs, out = cli_twins
-    a, b = (_read_log(out[(model, fw)] / "log.csv") for fw in FRAMEWORKS)
+    a, b = (_read_log(out[(model, fw)] / "log.csv") for fw in ("pytorch", other))
     steps = specs[model]["steps"]
     assert a.shape == b.shape and a[-1, 0] == b[-1, 0] == steps
     diff = np.abs(a[:, 1:5] - b[:, 1:5])
     probe = np.abs(a[:, 5:] - b[:, 5:])
     with capsys.disabled():
-        print(f"\n[cli twins {model}, {steps} steps] max |PT - TF| of d_loss/g_loss/d_real/d_fake "
+        print(f"\n[cli twins {model}, {steps} steps] max |pytorch - {other}| of d_loss/g_loss/d_real/d_fake "
               f"{diff.max():.2e}, of the probes {probe.max():.2e}")
     assert diff.max() <= CLI_LOSS_ATOL, f"{model}: logged values differ by {diff.max():.2e}"
     assert probe.max() <= CLI_LOSS_ATOL
     assert np.isfinite(a).all() and a[:, 5:].min() > 0
 
 
-def test_cli_twins_basic_samples_are_pixel_identical(cli_twins, capsys):
+@pytest.mark.parametrize("other", OTHERS)
+def test_cli_twins_basic_samples_are_pixel_identical(cli_twins, other, capsys):
     _, out = cli_twins
     imgs = []
-    for fw in FRAMEWORKS:
+    for fw in ("pytorch", other):
         with np.load(out[("basic", fw)] / "samples.npz") as npz:
             imgs.append(npz["images"])
         assert_informative(imgs[-1], f"{fw} samples")
     a, b = imgs
     equal = float((a == b).mean())
     with capsys.disabled():
-        print(f"\n[cli twins basic] pixels equal {equal:.6f} ({int((a != b).sum())} of {a.size} differ, "
+        print(f"\n[cli twins basic, pytorch vs {other}] pixels equal {equal:.6f} ({int((a != b).sum())} of {a.size} differ, "
               f"max |diff| {int(np.abs(a.astype(int) - b.astype(int)).max())})")
     assert a.shape == b.shape and equal >= CLI_PIXELS_EQUAL
-    for fw in FRAMEWORKS:  # the curve samples (same noise at each point) exist in both
+    for fw in ("pytorch", other):  # the curve samples (same noise at each point) exist in both
         names = sorted(p.name for p in (out[("basic", fw)] / "curve").iterdir())
         assert names == ["samples_100.npz", "samples_200.npz"], (fw, names)

@@ -16,7 +16,8 @@ import numpy as np
 from ganbench import runkit
 
 REPO = Path(__file__).resolve().parents[2]
-IMPLS = {"pytorch": REPO / "impls" / "pytorch", "tensorflow": REPO / "impls" / "tensorflow"}
+IMPLS = {"pytorch": REPO / "impls" / "pytorch", "tensorflow": REPO / "impls" / "tensorflow",
+         "jax": REPO / "impls" / "jax"}
 WORKER = Path(__file__).resolve().parent / "worker.py"
 
 BASE_SPEC = {
