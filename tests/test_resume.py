@@ -203,6 +203,16 @@ def incomplete_marker(workdir: Path, path: str) -> Path:
     return workdir / ".snakemake" / "incomplete" / base64.b64encode(path.encode()).decode()
 
 
+def finished_runs(workdir: Path, runs: Path) -> dict[str, int]:
+    """Runs Snakemake has finished (every declared output, no incomplete marker): name -> samples mtime."""
+    finished = {}
+    for d in (runs.iterdir() if runs.is_dir() else []):
+        rel = f"results/smoke/runs/{d.name}/samples.npz"
+        if all((d / n).is_file() for n in DECLARED) and not incomplete_marker(workdir, rel).exists():
+            finished[d.name] = (d / "samples.npz").stat().st_mtime_ns
+    return finished
+
+
 def test_snakemake_killed_mid_study_then_rerun(tmp_path):
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
            "--configfile", str(REPO / "config" / "smoke.yaml")]
@@ -213,11 +223,11 @@ def test_snakemake_killed_mid_study_then_rerun(tmp_path):
     try:  # kill once one run is finished and another is training
         deadline = time.time() + 300
         while time.time() < deadline and proc.poll() is None:
-            done = [p for p in runs.glob("*/status.json")] if runs.is_dir() else []
-            started = [p for p in runs.glob("*/log.csv")] if runs.is_dir() else []
-            if done and len(started) > len(done):
+            dirs = list(runs.iterdir()) if runs.is_dir() else []
+            training = [d for d in dirs if (d / "log.csv").is_file() and not (d / "status.json").is_file()]
+            if finished_runs(tmp_path, runs) and training:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         assert proc.poll() is None, "the smoke study ended before it could be killed"
         os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started
         proc.wait(timeout=30)
@@ -225,12 +235,7 @@ def test_snakemake_killed_mid_study_then_rerun(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    # finished runs: every declared output there and no incomplete marker from Snakemake
-    finished = {}
-    for d in runs.iterdir():
-        rel = f"results/smoke/runs/{d.name}/samples.npz"
-        if all((d / n).is_file() for n in DECLARED) and not incomplete_marker(tmp_path, rel).exists():
-            finished[d.name] = (d / "samples.npz").stat().st_mtime_ns
+    finished = finished_runs(tmp_path, runs)
     assert finished, "no run had finished when snakemake was killed"
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-6000:]}"
