@@ -137,7 +137,13 @@ class Checkpointer:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         data = buf.getvalue()
-        outputs.atomic_write(self.path, lambda fh: fh.write(data))
+        for attempt in range(3):  # another run may remove the empty checkpoints/ parent meanwhile (discard)
+            try:
+                outputs.atomic_write(self.path, lambda fh: fh.write(data))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         return len(data)
 
     # ------------------------------------------------------------ load
