@@ -81,6 +81,8 @@ def test_specs_carry_the_source_settings():
     assert blog_basic["model"] == "basic" and blog_basic["image_size"] == 28 and blog_basic["steps"] == 60
     assert blog_basic["optim_preset"] == "dcgan" and blog_basic["deviations"] == {"model": "basic"}
     json.dumps(tutorial)  # serialisable as spec.json
+    checkpointed = expand_runs(study(checkpoint_every=100), ["pytorch"])["pytorch-basic_tutorial-s0"].spec
+    assert checkpointed["checkpoint_every"] == 100 and set(checkpointed) == SPEC_KEYS | {"checkpoint_every"}
 
 
 def test_deviations_round_trip_and_reject_factors_of_the_other_model():

@@ -184,6 +184,7 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
         "curve_samples": config["curve_samples"],
         "device": config["device"],
         "compile": config["compile"],
+        **({} if config["checkpoint_every"] is None else {"checkpoint_every": config["checkpoint_every"]}),
     }
 
 
