@@ -159,7 +159,9 @@ def load_real_test_images(data_path: str | Path, dataset: str = "mnist") -> np.n
     except EvaluationError:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken file is bad input
-        raise EvaluationError(f"cannot read dataset file {data_path}: {exc}") from exc
+        raise EvaluationError(f"cannot read dataset file {data_path} ({type(exc).__name__}: {exc}); it is "
+                              "corrupt or incomplete: delete it and re-run (the dataset rule rebuilds it "
+                              "from its checksummed source)") from exc
     images = _as_nhwc_uint8(images, f"{data_path} test_images")
     if images.shape[1:3] != (28, 28):
         raise EvaluationError(f"{data_path} test_images must be 28x28, got {list(images.shape)}")

@@ -195,6 +195,17 @@ def test_corrupt_samples_is_named_with_what_to_do(tmp_path):
     assert str(samples) in str(exc.value) and "delete it and re-run" in str(exc.value)
 
 
+def test_corrupt_dataset_at_evaluation_is_named_with_what_to_do(tmp_path):
+    from metrics.evaluate import EvaluationError, load_real_test_images
+
+    data = tmp_path / "mnist.npz"
+    np.savez(data, test_images=np.zeros((4, 28, 28, 1), np.uint8))
+    data.write_bytes(data.read_bytes()[:100])
+    with pytest.raises(EvaluationError) as exc:
+        load_real_test_images(data)
+    assert str(data) in str(exc.value) and "delete it and re-run" in str(exc.value)
+
+
 # ---------------------------------------------------------------- the whole snakemake killed
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
