@@ -115,6 +115,13 @@ def test_observations_in_one_impl_and_frameworks_on_the_recipes():
     assert len(everything) == len(expand_runs(study(), ["pytorch", "tensorflow"]))
 
 
+def test_reference_arms_can_be_left_out():
+    runs = expand_runs(study(observations={"references": False}), ["pytorch"])
+    assert "pytorch-basic_tutorial-prior-normal-s0" not in runs and "pytorch-basic_tutorial-d2g1-s0" not in runs
+    assert "pytorch-basic_tutorial-prior-random-s0" in runs and "pytorch-basic_tutorial-d1g1-s0" in runs
+    assert len(expand_runs(study(), ["pytorch"])) - len(runs) == 3 * 2  # normal prior, 2 x 2:1 schedule; 2 seeds
+
+
 def test_design_sets_cross_a_recipe_and_dedupe_with_observations():
     config = study(observations={"include": ["dcgan_vs_basic"]},
                    design={"cross": {"recipe": "dcgan_blog", "models": ["basic", "dcgan"],
@@ -143,7 +150,7 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected", [("config.yaml", 350), ("quick.yaml", 63), ("smoke.yaml", 4)])
+@pytest.mark.parametrize("name,expected", [("config.yaml", 350), ("quick.yaml", 54), ("smoke.yaml", 4)])
 def test_shipped_grid_sizes(name, expected):
     config = load_config(REPO / "config" / name)
     runs = expand_runs(config, ["pytorch", "tensorflow"])

@@ -188,11 +188,11 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
     }
 
 
-def observation_arms() -> dict[str, list[tuple[str, dict]]]:
+def observation_arms(references: bool = True) -> dict[str, list[tuple[str, dict]]]:
     """Observation id -> its arms as (recipe, deviations), from ganbench.observations."""
     from ganbench.observations import arms_by_observation
 
-    return arms_by_observation()
+    return arms_by_observation(references)
 
 
 def included_observations(config: dict) -> list[str]:
@@ -213,7 +213,7 @@ def planned_arms(config: dict, impl_names: list[str]) -> list[Arm]:
     obs_impls = config["observations"]["impls"] or impl_names
     arms: list[Arm] = []
     for obs_id in included_observations(config):
-        for recipe_name, deviations in observation_arms()[obs_id]:
+        for recipe_name, deviations in observation_arms(config["observations"]["references"])[obs_id]:
             if recipe_name not in config["recipes"]:
                 raise KeyError(f"observation {obs_id!r} needs recipe {recipe_name!r}, which the "
                                f"config does not define; recipes: {sorted(config['recipes'])}")

@@ -300,7 +300,10 @@ OBSERVATIONS: tuple[Observation, ...] = (
 BY_ID: dict[str, Observation] = {o.id: o for o in OBSERVATIONS}
 
 
-def arms_by_observation() -> dict[str, list[tuple[str, dict]]]:
-    """Observation id -> its arms as (recipe, deviations): treatment, control, references,
-    per recipe (the grid builds these; the frameworks comparison has no arms of its own)."""
-    return {o.id: [(recipe, dev) for _, recipe, dev in o.arms()] for o in OBSERVATIONS if o.kind == "difference"}
+def arms_by_observation(references: bool = True) -> dict[str, list[tuple[str, dict]]]:
+    """Observation id -> its arms as (recipe, deviations): treatment, control and (unless
+    ``references`` is false) the descriptive reference arms, per recipe (the grid builds these;
+    the frameworks comparison has no arms of its own)."""
+    return {o.id: [(recipe, dev) for role, recipe, dev in o.arms()
+                   if references or role in ("treatment", "control")]
+            for o in OBSERVATIONS if o.kind == "difference"}
