@@ -43,10 +43,12 @@ def write_config(tmp_path: Path, name: str, **changes) -> Path:
 def test_dry_run_lists_every_run_of_the_study(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "config.yaml"))
     counts = job_counts(proc.stdout + proc.stderr)
-    # 2 impls x 5 seeds x (19 observation arms on the source recipes + 16 more of the robustness cross)
-    assert counts["train"] == 350
-    assert counts["evaluate"] == 350
-    assert counts["spec"] == 350
+    # 3 impls (jax, pytorch, tensorflow) x 5 seeds x (19 observation arms on the source recipes
+    # + 16 more of the robustness cross)
+    assert counts["train"] == 525
+    assert counts["evaluate"] == 525
+    assert counts["spec"] == 525
+    assert counts["benchmark"] == 6  # one per recipe x model
     assert counts["report"] == 1
     out = proc.stdout + proc.stderr
     for run_id in ("pytorch-basic_tutorial-prior-random-s4", "tensorflow-dcgan_carpedm20-d2g1-s0",
@@ -171,7 +173,7 @@ def test_main_command_chooses_the_study_with_gpus(tmp_path):
     assert "config: study (config/config.yaml), because 2 GPU(s) are visible" in proc.stderr
     assert "--resources gpu=2" in proc.stderr
     out = proc.stdout + proc.stderr
-    assert job_counts(out)["train"] == 350
+    assert job_counts(out)["train"] == 525
     assert re.search(r"rule train:.*?resources:[^\n]*gpu=1", out, re.S)
 
 
