@@ -15,7 +15,10 @@ rule dataset:
     conda:
         "../../environment.yml"
     shell:
+        # On failure the builder's one-line error (e.g. "apt-get install dataset-fashion-mnist")
+        # is shown in snakemake's own output, not only in the log.
         "python -m ganbench.data --dataset {params.dataset} {params.idx_dir} --out {output} > {log} 2>&1"
+        " || {{ cat {log} >&2; exit 1; }}"
 
 
 rule resolved_config:
