@@ -77,11 +77,35 @@ def dcgan(spec: dict):
     deconv_pad = [(k - 1 - crop_before, k - 1 - crop_after)] * 2
     conv_pad = [conv_pads(spec)] * 2
 
-    def deconv(x, kernel):  # kernel (kh, kw, out, in) -> flipped, HWIO (in, out)
+    # XLA:CPU runs convolutions with lhs dilation (transposed convs, and every strided conv's input
+    # gradient) in a naive loop, ~40x slower than PyTorch; as matmuls over strided slices they run
+    # on Eigen's GEMM. Same arithmetic (lax_conv / lax_deconv are the reference forms).
+    def deconv(x, kernel):  # kernel (kh, kw, out, in): each input pixel adds kernel . x at 2*pos + (kh, kw)
+        b, h, w_, cin = x.shape
+        cout = kernel.shape[2]
+        cols = (x.reshape(-1, cin) @ kernel.transpose(3, 0, 1, 2).reshape(cin, k * k * cout))
+        cols = cols.reshape(b, h, w_, k, k, cout)
+        full = 2 * h - 1 + k - 1
+        out = 0.0
+        for i in range(k):
+            for j in range(k):
+                out = out + lax.pad(cols[:, :, :, i, j, :], 0.0,
+                                    [(0, 0, 0), (i, full - i - (2 * h - 1), 1), (j, full - j - (2 * w_ - 1), 1), (0, 0, 0)])
+        return out[:, crop_before:crop_before + 2 * h, crop_before:crop_before + 2 * w_, :]
+
+    def conv(x, kernel):  # im2col: the k*k strided slices of the padded input, then one matmul
+        b, h, w_, cin = x.shape
+        xp = jnp.pad(x, [(0, 0), conv_pad[0], conv_pad[1], (0, 0)])
+        ho, wo = h // 2, w_ // 2
+        patches = jnp.concatenate([xp[:, i:i + 2 * ho - 1:2, j:j + 2 * wo - 1:2, :]
+                                   for i in range(k) for j in range(k)], axis=-1)
+        return (patches.reshape(-1, k * k * cin) @ kernel.reshape(k * k * cin, -1)).reshape(b, ho, wo, -1)
+
+    def lax_deconv(x, kernel):  # reference form: kernel flipped, HWIO (in, out), lhs-dilated
         w = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
         return lax.conv_general_dilated(x, w, (1, 1), deconv_pad, lhs_dilation=(2, 2), dimension_numbers=DN)
 
-    def conv(x, kernel):
+    def lax_conv(x, kernel):
         return lax.conv_general_dilated(x, kernel, (2, 2), conv_pad, dimension_numbers=DN)
 
     def g_apply(p, stats, z, train):
@@ -113,6 +137,7 @@ def dcgan(spec: dict):
         h = h.reshape(h.shape[0], -1)  # NHWC flatten
         return (h @ p["D/fc/kernel"] + p["D/fc/bias"])[:, 0], stats
 
+    g_apply.ops = d_apply.ops = {"conv": conv, "deconv": deconv, "lax_conv": lax_conv, "lax_deconv": lax_deconv}
     return g_apply, d_apply
 
 
