@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.benchmark import shape_spec, shapes
+from ganbench.benchmark import shape_impls, shape_spec, shapes
 from ganbench.config import load_config
 from ganbench.speed import speed_table
 
@@ -16,6 +16,10 @@ def test_one_shape_per_recipe_and_model():
         "basic_tutorial-basic", "dcgan_carpedm20-dcgan", "vanilla_mnist-basic", "mnist_notebook-basic",
         "dcgan_blog-dcgan", "dcgan_blog-basic"]
     assert shapes(load_config(REPO / "config" / "smoke.yaml"), ["pytorch"]) == ["dcgan_blog-basic", "dcgan_blog-dcgan"]
+    # each shape is timed in the impls the study trains it in
+    impls = shape_impls(quick, ["jax", "pytorch", "tensorflow"])
+    assert impls["vanilla_mnist-basic"] == ["jax", "pytorch", "tensorflow"]
+    assert impls["dcgan_carpedm20-dcgan"] == ["pytorch", "tensorflow"] and impls["mnist_notebook-basic"] == ["tensorflow"]
 
 
 def test_shape_spec_is_the_recipes_own_setting_cut_short():

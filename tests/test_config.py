@@ -13,7 +13,7 @@ CONFIGS = sorted((REPO / "config").glob("*.yaml"))
 
 FAKE_IMPLS = {
     name: Impl(name, name, Path(f"/x/{name}/train.py"), ("basic", "dcgan"), Path(f"/x/{name}"))
-    for name in ("pytorch", "tensorflow")
+    for name in ("jax", "pytorch", "tensorflow")
 }
 
 
@@ -106,8 +106,8 @@ def test_bad_config_names_key_value_and_allowed(mutate, fragments):
 
 
 def test_unknown_impl_is_named():
-    config = validate_config({**minimal(), "impls": ["jax"]})
-    with pytest.raises(ConfigError, match=r"impls names 'jax'.*discovered: \['pytorch', 'tensorflow'\]"):
+    config = validate_config({**minimal(), "impls": ["flax"]})
+    with pytest.raises(ConfigError, match=r"impls names 'flax'.*discovered: \['jax', 'pytorch', 'tensorflow'\]"):
         check_against_impls(config, FAKE_IMPLS)
 
 

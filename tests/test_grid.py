@@ -150,9 +150,9 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected", [("config.yaml", 350), ("quick.yaml", 54), ("smoke.yaml", 4)])
+@pytest.mark.parametrize("name,expected", [("config.yaml", 525), ("quick.yaml", 57), ("smoke.yaml", 6)])
 def test_shipped_grid_sizes(name, expected):
     config = load_config(REPO / "config" / name)
-    runs = expand_runs(config, ["pytorch", "tensorflow"])
+    runs = expand_runs(config, ["jax", "pytorch", "tensorflow"])
     assert len(runs) == expected
     assert len({r.spec["run_id"] for r in runs.values()}) == expected

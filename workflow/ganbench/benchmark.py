@@ -30,14 +30,18 @@ from ganbench.launch import REPO, child_env
 TIMING_KEYS = ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb")
 
 
+def shape_impls(config: dict, impl_names: list[str]) -> dict[str, list[str]]:
+    """``<recipe>-<model>`` -> the impls the study trains it in, for every recipe and model, stably ordered."""
+    found: dict[str, list[str]] = {}
+    for arm in planned_arms(config, impl_names):
+        impls = found.setdefault(f"{arm.recipe}-{arm.factors['model']}", [])
+        impls.extend(i for i in arm.impls if i not in impls)
+    return {shape: sorted(impls) for shape, impls in found.items()}
+
+
 def shapes(config: dict, impl_names: list[str]) -> list[str]:
     """``<recipe>-<model>`` for every recipe and model the study trains, in a stable order."""
-    seen: list[str] = []
-    for arm in planned_arms(config, impl_names):
-        name = f"{arm.recipe}-{arm.factors['model']}"
-        if name not in seen:
-            seen.append(name)
-    return seen
+    return list(shape_impls(config, impl_names))
 
 
 def shape_spec(config: dict, shape: str, impl: str) -> dict:
@@ -109,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     config = json.loads(args.config.read_text())
     found = discover_impls(REPO / (config.get("impls_dir") or "impls"))
-    model = args.shape.rsplit("-", 1)[1]
-    names = config["impls"] or sorted(found)
-    impls = {name: found[name].entry for name in names if model in found[name].models}
+    names = shape_impls(config, config["impls"] or sorted(found))[args.shape]  # the impls the study trains it in
+    impls = {name: found[name].entry for name in names}
     with claim_gpu(args.gpus) as gpu:
         record = benchmark_shape(config, args.shape, impls, args.data, gpu)
     tmp = args.out.with_suffix(".json.tmp")
