@@ -20,6 +20,7 @@ import torch
 from ganbench.data import build_dataset, load_mnist
 from metrics import evaluate as ev
 from metrics.mnist_net import (
+    EVALUATORS,
     SHA256_PATH,
     WEIGHTS_PATH,
     EvaluatorWeightsError,
@@ -231,7 +232,8 @@ def test_cache_is_keyed_by_evaluator_hash(scored, cache_dir):
     scored("real")
     sha = expected_sha256()
     names = [p.name for p in Path(cache_dir).glob("*.npz")]
-    assert names and all(n.startswith(f"mnist-net-{sha[:16]}_") for n in names), names
+    names = [n for n in names if not n.startswith("fashion_mnist_")]  # the Fashion-MNIST tests' own
+    assert names and all(n.startswith(f"mnist_mnist-net-{sha[:16]}_") for n in names), names
 
 
 # --------------------------------------------------------------------------- resolution mapping
@@ -469,3 +471,93 @@ def test_inception_values_are_reported_with_their_extractor(tmp_path, monkeypatc
     assert values == {"fid_inception": 1.5, "is_inception_mean": 2.0, "is_inception_std": 0.1}
     assert skipped == {}
     assert extractors["fid_inception"] == f"inception-v3-tf:{file_sha256(weights)[:8]}"
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST's network
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    from ganbench.data import load_fashion_mnist
+
+    arrays, _ = load_fashion_mnist()
+    return {k: (v[..., None] if k.endswith("images") else v) for k, v in arrays.items()}
+
+
+@pytest.fixture(scope="module")
+def fashion_data_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fashion") / "fashion_mnist.npz"
+    build_dataset("fashion_mnist", path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fashion_scored(fashion, fashion_data_path, cache_dir):
+    """train[0:10k] (the real-data floor) and 10k copies of one image, scored against the test split."""
+    train = fashion["train_images"]
+    return {
+        "real": ev.score_images(train[:10_000], fashion_data_path, cache_dir, seed=0, dataset="fashion_mnist"),
+        "one": ev.score_images(np.repeat(train[:1], 10_000, axis=0), fashion_data_path, cache_dir, seed=0,
+                               dataset="fashion_mnist"),
+    }
+
+
+def test_fashion_weights_match_committed_sha256(tmp_path):
+    info = EVALUATORS["fashion_mnist"]
+    assert info.weights.is_file() and info.sha_path.is_file()
+    assert file_sha256(info.weights) == expected_sha256(info.sha_path)
+    assert info.weights.stat().st_size < 2 * 1024 * 1024
+    net, sha = load_mnist_net(dataset="fashion_mnist")
+    assert sha == expected_sha256(info.sha_path) != expected_sha256()  # its own weights, not MNIST's
+    assert (net.mean, net.std) == (info.mean, info.std)
+    bad = tmp_path / "fashion_mnist_net.pt"
+    raw = bytearray(info.weights.read_bytes())
+    raw[-100] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(EvaluatorWeightsError, match="sha256"):
+        load_mnist_net(weights=bad, dataset="fashion_mnist")
+    with pytest.raises(EvaluatorWeightsError, match="--dataset fashion_mnist"):
+        load_mnist_net(weights=tmp_path / "absent.pt", dataset="fashion_mnist")
+
+
+def test_fashion_evaluator_accuracy_on_test_set(fashion):
+    net, _ = load_mnist_net(dataset="fashion_mnist")
+    x = ev.to_nchw(fashion["test_images"])
+    y = torch.from_numpy(fashion["test_labels"].astype(np.int64))
+    _, logits = ev.extract(net, x, torch.device("cpu"))
+    acc = float((logits.argmax(1) == y).double().mean())
+    print(f"Fashion-MNIST evaluator test accuracy {acc * 100:.2f}%")
+    assert acc >= EVALUATORS["fashion_mnist"].min_accuracy == 0.92
+
+
+def test_fashion_real_floor_and_collapse(fashion_scored, cache_dir):
+    r = fashion_scored["real"]
+    m = r["metrics"]
+    print(f"Fashion-MNIST real-vs-real (train[0:10k] vs test): {json.dumps(m)}")
+    sha = expected_sha256(EVALUATORS["fashion_mnist"].sha_path)
+    assert r["evaluator_sha256"] == sha
+    assert r["settings"]["dataset"] == "fashion_mnist"
+    assert r["settings"]["reference"] == "fashion_mnist test split (plain)"
+    for name in ev.METRIC_NAMES:
+        if name not in ev.INCEPTION_METRICS:
+            assert r["extractor"][name] == f"fashion-mnist-net:{sha[:8]}", name
+    assert 0.0 <= m["fid"] < 2.0  # measured 0.41 (this network's feature scale; MNIST's floor is 3.04)
+    assert m["is_mean"] > 8.0  # measured 8.52 (test set itself 8.44)
+    assert m["classes_covered"] == 10 and m["class_kl"] < 0.02
+    assert m["precision"] > 0.8 and m["recall"] > 0.8
+    one = fashion_scored["one"]["metrics"]
+    print(f"Fashion-MNIST 10k copies of one image: {json.dumps(one)}")
+    assert one["fid"] > 50 * m["fid"] and one["fid"] > 100
+    assert one["classes_covered"] == 1 and one["is_mean"] < 1.5
+    # The reference statistics are cached under the dataset and this network's sha256.
+    names = [p.name for p in Path(cache_dir).glob("fashion_mnist_*.npz")]
+    assert names and all(n.startswith(f"fashion_mnist_fashion-mnist-net-{sha[:16]}_") for n in names), names
+
+
+def test_fashion_run_is_not_scored_against_mnist(tmp_path, fashion, data_path, cache_dir, capsys):
+    with pytest.raises(ev.EvaluationError, match="holds the mnist test split but the run's dataset is fashion_mnist"):
+        ev.score_images(fashion["train_images"][:100], data_path, cache_dir, dataset="fashion_mnist")
+    run = make_run(tmp_path, fashion["train_images"][:100], 28, dataset="fashion_mnist")
+    rc = ev.main(["--run-dir", str(run), "--data", str(data_path), "--cache-dir", str(cache_dir),
+                  "--out", str(tmp_path / "m.json")])
+    assert rc != 0 and "results/data/fashion_mnist.npz" in capsys.readouterr().err
