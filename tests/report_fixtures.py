@@ -91,7 +91,7 @@ def make_summary(
     diverge: {(recipe, deviations JSON): probability that a seed diverges} (twins together).
     seed_sd / arm_sd / twin_sd: noise SDs in SESOI units of each endpoint.
     impl_shift: {(impl, model): log-FID shift of that impl}.
-    untrained: recipes whose runs did not learn (FID ~950, 1 class).
+    untrained: recipes (or (recipe, deviations JSON) arms) whose runs did not learn (FID ~950, 1 class).
     """
     rng = np.random.default_rng(rng_seed)
     shifts = arm_shifts(effects or {})
@@ -118,7 +118,7 @@ def make_summary(
                 v["log_fid"] += impl_shift.get((impl, model), 0.0)
                 fid = math.exp(v["log_fid"])
                 classes = 10.0
-                if recipe in untrained:
+                if recipe in untrained or (recipe, dev_json) in untrained:
                     fid, classes = 950.0 + rng.normal(0, 10), 1.0
                 run_id = f"{impl}-{recipe}-{'-'.join(f'{a}={b}' for a, b in sorted(dev.items())) or 'recipe'}-s{s}"
                 row = {

@@ -268,6 +268,21 @@ def test_guard_rule_untrained_baseline_is_inconclusive():
     assert res["rule"] == "G" and res["reason"].startswith("the baseline did not train")
 
 
+def test_guard_checks_the_recipes_own_setting_not_a_control_that_learns_worse():
+    """leaky_relu: the recipe (the notebook's setting) is the leaky treatment; a ReLU control that
+    did not learn is the claimed effect, not an untrained baseline. The recipe's own arm untrained
+    is (rule G)."""
+    relu = json.dumps({"hidden_activation": "relu"}, sort_keys=True)
+    df = make_summary(effects={"leaky_relu": {"fid": -math.log(1.4)}}, untrained=(("mnist_notebook", relu),),
+                      rng_seed=7)
+    res = by_id(stats.analyse(df))["leaky_relu"]
+    assert res["rule"] != "G" and res["verdict"] == "reproduced", res["reason"]
+    df = make_summary(effects={"leaky_relu": {"fid": -math.log(1.4)}}, untrained=(("mnist_notebook", "{}"),),
+                      rng_seed=7)
+    res = by_id(stats.analyse(df))["leaky_relu"]
+    assert res["rule"] == "G" and res["reason"].startswith("the baseline did not train")
+
+
 def test_missing_endpoint_columns_are_not_measured_not_a_crash():
     df = make_summary(seeds=(0, 1, 2), drop_columns=("d_probe_gap", "d_collapse_frac", "fid_mid", "fid_end_curve"))
     res = by_id(stats.analyse(df))

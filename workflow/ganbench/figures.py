@@ -435,7 +435,7 @@ def guard_figure(panels: list[dict], path: Path, title: str, min_classes: int = 
     marker per run (impl), diverged runs marked at the top."""
     panels = [p for p in panels if p["rows"] is not None and len(p["rows"])]
     if not panels:
-        return placeholder(path, title, "no control run in this study")
+        return placeholder(path, title, "no baseline run in this study")
     deep = sns.color_palette("deep")
     fig, axes = plt.subplots(len(panels), 2, figsize=(10, 2.9 * len(panels) + 0.6), squeeze=False)
     for p, (ax_fid, ax_cls) in zip(panels, axes):

@@ -154,6 +154,16 @@ class Observation:
     notes: str = ""
     claim_is_stability: bool = False
 
+    @property
+    def baseline_role(self) -> str:
+        """The arm the "did it learn" guard checks: the recipe's own setting (the arm with no
+        deviations, the setting the source ran and said trained), else the control."""
+        return "treatment" if self.treatment == {} and self.control != {} else "control"
+
+    @property
+    def baseline(self) -> dict:
+        return self.treatment if self.baseline_role == "treatment" else self.control
+
     def arms(self) -> list[tuple[str, str, dict]]:
         """(role, recipe, deviations) of every arm the grid must build."""
         out = []

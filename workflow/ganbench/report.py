@@ -462,7 +462,8 @@ def group_arms(o: dict, g: dict, df: pd.DataFrame) -> list[dict]:
         r = arm_rows(df, g["recipe"], dev)
         if len(r):
             series.append((f"reference: {label}", r, "reference"))
-    return [{"title": g["group"], "recipe": g["recipe"], "control": c, "series": series}]
+    baseline = t if obs.baseline_role == "treatment" else c  # the arm the guard checks
+    return [{"title": g["group"], "recipe": g["recipe"], "control": baseline, "series": series}]
 
 
 def _fid_limit(rows: pd.DataFrame) -> float:
@@ -526,7 +527,7 @@ def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver,
         figures.learning_curves_figure(curve_panels, fig_dir / f"obs_{name}_curves.png",
                                        f"{o['id']}: learning curves per arm", guard.MIN_CLASSES)
         figures.guard_figure(guard_panels, fig_dir / f"obs_{name}_guard.png",
-                             f"{o['id']}: the control arm's end scores that decided the guard", guard.MIN_CLASSES)
+                             f"{o['id']}: the baseline arm's end scores that decided the guard", guard.MIN_CLASSES)
         o["curves_figure"] = f"figures/obs_{name}_curves.png"
         o["guard_figure"] = f"figures/obs_{name}_guard.png"
 

@@ -91,9 +91,10 @@ def difference_observation(obs: Observation, df: pd.DataFrame, measured: set[str
     groups = []
     for recipe in obs.recipes:
         t_rows, c_rows = arm_rows(df, recipe, obs.treatment), arm_rows(df, recipe, obs.control)
+        b_rows = t_rows if obs.baseline_role == "treatment" else c_rows  # the recipe's own setting
         label = _group_label(recipe, c_rows if len(c_rows) else t_rows)
         g = {"group": label, "recipe": recipe, "treatment": _arm_counts(t_rows), "control": _arm_counts(c_rows),
-             "guard": guard.check(c_rows) if len(c_rows) else {"state": "unknown", "reason": "no control run"}}
+             "guard": guard.check(b_rows) if len(b_rows) else {"state": "unknown", "reason": "no baseline run"}}
         g["primary"] = [run_endpoint(obs.id, label, e, t_rows, c_rows, measured, excluded) for e in obs.primary]
         for r in g["primary"]:
             # an untrained baseline is the first reason, even where too few seeds would also stop the test

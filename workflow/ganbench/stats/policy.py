@@ -19,7 +19,7 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("N", INCONCLUSIVE, "endpoint not measured: no run of either arm has a value of the endpoint (e.g. an "
                         "older summary without that column)."),
     ("A", INCONCLUSIVE, "arm missing: the treatment or the control arm has no run in this study."),
-    ("G", INCONCLUSIVE, "the baseline did not train: the control arm fails the 'did it learn' rule below."),
+    ("G", INCONCLUSIVE, "the baseline did not train: the baseline arm (the recipe's own setting) fails the 'did it learn' rule below."),
     ("S", INCONCLUSIVE, f"too few seeds: fewer than {MIN_SEEDS} seeds with data in both arms, or the test's "
                         "smallest attainable p at this n exceeds alpha / m (m = size of its Holm family); "
                         "no test is run and the report says which test at which n."),
