@@ -185,7 +185,7 @@ def test_both_arms_all_diverged_is_inconclusive_with_that_reason():
     df = make_summary(diverge={ADAM: 1.0, CARPE: 1.0}, rng_seed=2)
     res = by_id(stats.analyse(df))["dcgan_adam"]
     assert res["verdict"] == "inconclusive"
-    assert "did not train" in res["reason"] and "every control run diverged" in res["reason"]
+    assert "did not train" in res["reason"] and "every baseline run diverged" in res["reason"]
 
 
 def test_at_three_seeds_the_divergence_test_is_not_run():
