@@ -181,6 +181,18 @@ def test_all_treatment_runs_diverged_is_reproduced_for_a_stability_claim():
     assert fid["metric"] == "fid" and fid["n"] == 0
 
 
+def test_collapsed_runs_count_as_training_failures_for_a_stability_claim():
+    """Without batch norm the DCGAN may finish with finite losses but one image for every z
+    (the quick study: FID 1041.6 in all three seeds, 1 class): that is a failure to train."""
+    nobn = json.dumps({"batch_norm": False}, sort_keys=True)
+    df = make_summary(untrained=((CARPE[0], nobn),), rng_seed=2)
+    assert (df.loc[df["deviations"] == nobn, "status"] == "ok").all()
+    res = by_id(stats.analyse(df))["dcgan_batchnorm"]
+    fail = endpoint(res, "divergence")
+    assert (fail["k_t"], fail["n_t"], fail["k_c"], fail["n_c"]) == (5, 5, 0, 5)
+    assert fail["verdict"] == "reproduced" and res["verdict"] == "reproduced"
+
+
 def test_both_arms_all_diverged_is_inconclusive_with_that_reason():
     df = make_summary(diverge={ADAM: 1.0, CARPE: 1.0}, rng_seed=2)
     res = by_id(stats.analyse(df))["dcgan_adam"]

@@ -59,7 +59,7 @@ METRICS: dict[str, MetricInfo] = {
     "final_d_gap": MetricInfo("final D(x) - D(G(z))", None),
     "d_collapse_frac": MetricInfo("share of late logged steps with D loss < 0.1", None),
     "d_probe_gap": MetricInfo("D(train probe) - D(test probe)", None),
-    "divergence": MetricInfo("divergence rate over seeds", "lower"),
+    "divergence": MetricInfo("training-failure rate over seeds (diverged or did not learn)", "lower"),
     "spread": MetricInfo("seed spread of log FID (SD)", "lower"),
     "median_step_ms": MetricInfo("median step (ms)", "lower"),
     "images_per_s": MetricInfo("images/s", "higher"),
@@ -116,7 +116,7 @@ class Endpoint:
         if self.scale == "spread":
             return f"SD ratio {math.exp(self.sesoi):.2f} (log {self.sesoi:.3f})"
         if self.scale == "divergence":
-            return f"{self.sesoi:.2f} in divergence rate"
+            return f"{self.sesoi:.2f} in training-failure rate"
         return f"{self.sesoi:g}"
 
 
@@ -129,7 +129,9 @@ def fid_ratio(expected: str, sesoi: float = LOG_10PCT, why: str = "") -> Endpoin
 
 
 DIVERGENCE = Endpoint("divergence", "divergence", "higher", 0.2,
-                      "share of seeds whose run diverged (NaN/inf losses); SESOI one seed in five")
+                      "share of seeds whose training failed: diverged (NaN/inf losses) or finished without "
+                      "learning (the guard's per-run rule: < 8 classes or FID over the threshold, e.g. collapsed "
+                      "to one image); SESOI one seed in five")
 SPREAD = Endpoint("spread", "spread", "higher", math.log(1.5),
                   "SD over seeds of log FID (Brown-Forsythe); SESOI an SD ratio of 1.5")
 

@@ -35,7 +35,9 @@ UNIT_RULE = (
 DIVERGED_RULE = (
     "Divergence is an outcome, never imputed: a diverged run has no quality score and is left out of every "
     "quality endpoint (listed below with the reason); per arm, a seed counts as diverged when at least half of "
-    "its runs diverged, and stability claims are judged on the divergence rate over seeds (Barnard's exact "
+    "its runs diverged, and stability claims are judged on the training-failure rate over seeds (a seed fails "
+    "when at least half of its runs diverged or finished without learning by the guard's per-run rule, e.g. "
+    "collapsed to one image; Barnard's exact "
     "test, exact Clopper-Pearson CI per arm, Newcombe CI of the difference) and on the seed spread of log FID "
     "(Brown-Forsythe). Failed runs (the job did not finish) are not outcomes and are listed. Quality endpoints "
     "use only runs that trained to the end with a finite score."

@@ -100,12 +100,15 @@ def seed_values(rows: pd.DataFrame, endpoint: Endpoint, where: str, excluded: li
 
 
 def seed_divergence(rows: pd.DataFrame, where: str, excluded: list[Exclusion]) -> pd.Series:
-    """Per seed: 1 if at least half of its finished runs diverged, else 0. Failed runs
-    (the job crashed) are not outcomes of training and are left out."""
+    """Per seed: 1 if at least half of its finished runs failed to train (diverged, or finished
+    without learning: guard.failed_to_learn, e.g. collapsed to one image), else 0. Failed jobs
+    (the process crashed) are not outcomes of training and are left out."""
+    from ganbench.stats.guard import failed_to_learn
+
     for rid in rows.loc[rows["status"] == "failed", "run_id"]:
         excluded.append(Exclusion(rid, where, "failed: the training job did not finish"))
     done = rows[rows["status"] != "failed"]
     if done.empty:
         return pd.Series(dtype=float)
-    share = (done["status"] == "diverged").groupby(done["seed"]).mean()
+    share = failed_to_learn(done).groupby(done["seed"]).mean()
     return (share >= 0.5).astype(int)

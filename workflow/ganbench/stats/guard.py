@@ -61,6 +61,17 @@ def max_fid(model: str, image_size) -> float:
     return math.nan
 
 
+def failed_to_learn(rows: pd.DataFrame) -> pd.Series:
+    """Per finished run: True when it diverged, or finished without learning by the per-run rule
+    (fewer than MIN_CLASSES classes, or FID over its model's threshold); unmeasured = False."""
+    limits = np.array([max_fid(m, s) for m, s in zip(rows["model"], rows["image_size"])], dtype=float)
+    fid = rows["fid"].to_numpy(float)
+    classes = rows["classes_covered"].to_numpy(float)
+    bad = (np.isfinite(fid) & np.isfinite(limits) & (fid > limits)) | (np.isfinite(classes) & (classes < MIN_CLASSES))
+    return pd.Series((rows["status"].to_numpy() == "diverged") | ((rows["status"].to_numpy() == "ok") & bad),
+                     index=rows.index)
+
+
 def check(control: pd.DataFrame) -> dict:
     """{"state": "passed" | "failed" | "unknown", "reason": ..., figures}."""
     done = control[control["status"] != "failed"]
