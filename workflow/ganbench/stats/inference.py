@@ -133,7 +133,7 @@ def exact_rate_ci(k: int, n: int) -> tuple[float, float]:
 def divergence(k_t: int, n_t: int, k_c: int, n_c: int, expected: str | None, sesoi: float) -> dict:
     """Divergence rate over seeds: Barnard's exact test; Newcombe CI of the difference."""
     out = {"n": min(n_t, n_c), "n_t": n_t, "n_c": n_c, "k_t": k_t, "k_c": k_c,
-           "test": "Barnard's exact test (seeds diverged vs not)", "p_ruled": math.nan,
+           "test": "Barnard's exact test (seeds failed vs not: diverged or did not learn)", "p_ruled": math.nan,
            "rate_t": k_t / n_t if n_t else math.nan, "rate_c": k_c / n_c if n_c else math.nan,
            "ci_t": exact_rate_ci(k_t, n_t), "ci_c": exact_rate_ci(k_c, n_c),
            "min_p": barnard_min_p(n_t, n_c)}
