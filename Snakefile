@@ -74,6 +74,7 @@ onstart:
         raise WorkflowError(str(exc)) from None
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"

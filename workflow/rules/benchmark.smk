@@ -1,11 +1,3 @@
-def all_cores(wildcards):
-    """Every core of the run (the benchmark runs alone); 1 where none is set (snakemake --report)."""
-    try:
-        return workflow.cores
-    except WorkflowError:
-        return 1
-
-
 rule benchmark:
     """Step time of every impl on one recipe's model, alone on the machine (all cores, all GPUs)."""
     input:
