@@ -634,12 +634,6 @@ def load_samples(samples_path: Path, spec: dict, expected: int | None) -> np.nda
     return images
 
 
-def load_run(run_dir: str | Path) -> tuple[dict, np.ndarray]:
-    """(spec, samples uint8 [N, 28, 28, 1]) of a run folder, validated."""
-    spec = load_spec(run_dir)
-    return spec, load_samples(Path(run_dir) / "samples.npz", spec, spec.get("eval_samples"))
-
-
 def read_status(run_dir: str | Path) -> dict:
     """status.json of the run ({"status": "ok"} when the folder has none, e.g. hand-made samples)."""
     path = Path(run_dir) / "status.json"

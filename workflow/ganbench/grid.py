@@ -96,8 +96,9 @@ def _fmt_number(value: float) -> str:
     return f"{value:g}"
 
 
-def deviation_tags(deviations: dict) -> list[str]:
-    """Run-id tags of the deviations, in the fixed order of FACTORS."""
+def deviation_tags(deviations: dict, factors: dict) -> list[str]:
+    """Run-id tags of the deviations, in the fixed order of FACTORS (a changed schedule shows
+    both step counts of ``factors``)."""
     dev = deviations
     tags = []
     if "model" in dev:
@@ -105,7 +106,7 @@ def deviation_tags(deviations: dict) -> list[str]:
     if "prior" in dev:
         tags.append(f"prior-{dev['prior']}")
     if "d_steps" in dev or "g_steps" in dev:
-        tags.append(None)  # placeholder, filled by run_id_for with both step counts
+        tags.append(f"d{factors['d_steps']}g{factors['g_steps']}")
     if "g_loss" in dev:
         tags.append(dev["g_loss"])
     if "label_smoothing" in dev:
@@ -126,9 +127,7 @@ def deviation_tags(deviations: dict) -> list[str]:
 
 
 def run_id_for(impl: str, recipe_name: str, factors: dict, deviations: dict, seed: int) -> str:
-    tags = [t if t is not None else f"d{factors['d_steps']}g{factors['g_steps']}"
-            for t in deviation_tags(deviations)]
-    return "-".join([impl, recipe_name, *tags, f"s{seed}"])
+    return "-".join([impl, recipe_name, *deviation_tags(deviations, factors), f"s{seed}"])
 
 
 def arch_for(recipe: dict, factors: dict) -> tuple[dict, int]:

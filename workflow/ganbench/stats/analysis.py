@@ -10,7 +10,7 @@ import pandas as pd
 
 from ganbench.observations import DERIVED, OBSERVATIONS, Endpoint, Observation
 from ganbench.stats import guard, inference, policy
-from ganbench.stats.arms import Exclusion, arm_rows, impl_comparisons, paired_seeds, seed_divergence, seed_values
+from ganbench.stats.arms import Exclusion, arm_rows, impl_comparisons, paired_seeds, seed_failure, seed_values
 
 
 def _measured(endpoint: Endpoint, rows: pd.DataFrame, measured: set[str]) -> bool:
@@ -42,7 +42,7 @@ def run_endpoint(obs_id: str, group: str, endpoint: Endpoint, t_rows: pd.DataFra
         r.update(state="not measured", why=f"endpoint not measured: no run has {endpoint.metric}")
         return r
     if endpoint.scale == "divergence":
-        dt, dc = seed_divergence(t_rows, where, excluded), seed_divergence(c_rows, where, excluded)
+        dt, dc = seed_failure(t_rows, where, excluded), seed_failure(c_rows, where, excluded)
         res = inference.divergence(int(dt.sum()), len(dt), int(dc.sum()), len(dc), endpoint.expected, endpoint.sesoi)
         r.update(res)
         r["seeds"] = sorted(set(dt.index) | set(dc.index))

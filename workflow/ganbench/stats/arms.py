@@ -99,7 +99,7 @@ def seed_values(rows: pd.DataFrame, endpoint: Endpoint, where: str, excluded: li
     return frame.groupby("seed")["v"].mean()
 
 
-def seed_divergence(rows: pd.DataFrame, where: str, excluded: list[Exclusion]) -> pd.Series:
+def seed_failure(rows: pd.DataFrame, where: str, excluded: list[Exclusion]) -> pd.Series:
     """Per seed: 1 if at least half of its finished runs failed to train (diverged, or finished
     without learning: guard.failed_to_learn, e.g. collapsed to one image), else 0. Failed jobs
     (the process crashed) are not outcomes of training and are left out."""
