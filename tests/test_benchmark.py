@@ -20,6 +20,8 @@ def test_one_shape_per_recipe_and_model():
     impls = shape_impls(quick, ["jax", "pytorch", "tensorflow"])
     assert impls["vanilla_mnist-basic"] == ["jax", "pytorch", "tensorflow"]
     assert impls["dcgan_carpedm20-dcgan"] == ["pytorch", "tensorflow"] and impls["mnist_notebook-basic"] == ["tensorflow"]
+    smoke = shape_impls(load_config(REPO / "config" / "smoke.yaml"), ["pytorch", "tensorflow"])
+    assert smoke == {"dcgan_blog-basic": ["pytorch", "tensorflow"], "dcgan_blog-dcgan": ["pytorch", "tensorflow"]}
 
 
 def test_shape_spec_is_the_recipes_own_setting_cut_short():
