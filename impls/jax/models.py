@@ -108,6 +108,12 @@ def dcgan(spec: dict):
     def lax_conv(x, kernel):
         return lax.conv_general_dilated(x, kernel, (2, 2), conv_pad, dimension_numbers=DN)
 
+    def bn_or_bias(h, p, stats, bn: str, bias: str, train):
+        """Batch norm where the DCGAN has it, else the layer's own bias."""
+        if has_bn:
+            return batch_norm(h, p, stats, bn, train, mom, eps)
+        return h + p[bias], stats
+
     def g_apply(p, stats, z, train):
         h = z @ p["G/fc/kernel"]
         if not has_bn:
@@ -117,22 +123,14 @@ def dcgan(spec: dict):
             h, stats = batch_norm(h, p, stats, "G/bn0", train, mom, eps)
         h = jax.nn.relu(h)
         for i in range(1, n):
-            h = deconv(h, p[f"G/deconv{i}/kernel"])
-            if has_bn:
-                h, stats = batch_norm(h, p, stats, f"G/bn{i}", train, mom, eps)
-            else:
-                h = h + p[f"G/deconv{i}/bias"]
+            h, stats = bn_or_bias(deconv(h, p[f"G/deconv{i}/kernel"]), p, stats, f"G/bn{i}", f"G/deconv{i}/bias", train)
             h = jax.nn.relu(h)
         return jnp.tanh(deconv(h, p[f"G/deconv{n}/kernel"]) + p[f"G/deconv{n}/bias"]), stats
 
     def d_apply(p, stats, x, train):
         h = jax.nn.leaky_relu(conv(x, p["D/conv0/kernel"]) + p["D/conv0/bias"], slope)
         for i in range(1, n):
-            h = conv(h, p[f"D/conv{i}/kernel"])
-            if has_bn:
-                h, stats = batch_norm(h, p, stats, f"D/bn{i}", train, mom, eps)
-            else:
-                h = h + p[f"D/conv{i}/bias"]
+            h, stats = bn_or_bias(conv(h, p[f"D/conv{i}/kernel"]), p, stats, f"D/bn{i}", f"D/conv{i}/bias", train)
             h = jax.nn.leaky_relu(h, slope)
         h = h.reshape(h.shape[0], -1)  # NHWC flatten
         return (h @ p["D/fc/kernel"] + p["D/fc/bias"])[:, 0], stats
