@@ -280,6 +280,32 @@ def test_guard_rule_untrained_baseline_is_inconclusive():
     assert res["rule"] == "G" and res["reason"].startswith("the baseline did not train")
 
 
+def _baseline(dataset, model, size, fids, classes):
+    return pd.DataFrame({"run_id": [f"r{i}" for i in range(len(fids))], "seed": list(range(len(fids))),
+                         "impl": "tensorflow", "status": "ok", "dataset": dataset, "model": model,
+                         "image_size": size, "fid": fids, "classes_covered": classes})
+
+
+def test_guard_thresholds_belong_to_the_datasets_feature_space():
+    """Fashion-MNIST's network gives FIDs ~2.8x smaller than MNIST's: a run at FID 300 there is as
+    bad as one repeated image (489), so the MNIST limit of 450 must not pass it. CelebA has no
+    classes: FID (Inception) alone decides, and a missing class count is not 'not measured'."""
+    assert guard.max_fid("basic", 28, "fashion_mnist") == 162 and guard.max_fid("dcgan", 64, "fashion_mnist") == 103
+    assert guard.max_fid("basic", 64, "celeba") == 150 and guard.min_classes("celeba") is None
+    assert guard.check(_baseline("mnist", "basic", 28, [300.0, 310.0, 320.0], [10, 10, 9]))["state"] == "passed"
+    fashion = guard.check(_baseline("fashion_mnist", "basic", 28, [300.0, 310.0, 320.0], [10, 10, 9]))
+    assert fashion["state"] == "failed" and "<= 162" in fashion["reason"], fashion
+    assert guard.check(_baseline("fashion_mnist", "basic", 28, [90.0, 120.0, 150.0], [10, 10, 9]))["state"] == "passed"
+    celeba = guard.check(_baseline("celeba", "dcgan", 64, [60.0, 80.0, 140.0], [math.nan] * 3))
+    assert celeba["state"] == "passed" and "classes" not in celeba["reason"], celeba
+    celeba_bad = guard.check(_baseline("celeba", "basic", 64, [60.0, 80.0, 240.0], [math.nan] * 3))
+    assert celeba_bad["state"] == "failed" and "<= 150" in celeba_bad["reason"], celeba_bad
+    # failed_to_learn (the per-seed failure outcome) applies the same per-dataset limits
+    rows = pd.concat([_baseline("fashion_mnist", "basic", 28, [300.0], [10]), _baseline("celeba", "dcgan", 64, [140.0], [math.nan]),
+                      _baseline("mnist", "basic", 28, [300.0], [10])], ignore_index=True)
+    assert guard.failed_to_learn(rows).tolist() == [True, False, False]
+
+
 def test_guard_checks_the_recipes_own_setting_not_a_control_that_learns_worse():
     """leaky_relu: the recipe (the notebook's setting) is the leaky treatment; a ReLU control that
     did not learn is the claimed effect, not an untrained baseline. The recipe's own arm untrained

@@ -28,7 +28,7 @@ from ganbench.launch import child_env  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="quick")
+    p.add_argument("--config", default="quick", help="a config name under config/ or a .yaml path")
     p.add_argument("--impl", default="tensorflow")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-basic", type=int, default=20000)
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from metrics.evaluate import score_curve
 
-    config = load_config(REPO / "config" / f"{args.config}.yaml")
+    config = load_config(Path(args.config) if args.config.endswith(".yaml") else REPO / "config" / f"{args.config}.yaml")
     rows = []
     for shape in args.shapes or shapes(config, [args.impl]):
         spec = shape_spec(config, shape, args.impl)

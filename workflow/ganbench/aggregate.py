@@ -97,6 +97,7 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
         "study": spec["study"],
         "impl": spec["impl"],
         "model": spec["model"],
+        "dataset": spec.get("dataset", "mnist"),
         "recipe": spec.get("recipe", ""),
         "deviations": json.dumps(spec.get("deviations", {}), sort_keys=True),
         "prior": spec["prior"],

@@ -45,7 +45,7 @@ from ganbench.stats.arms import arm_rows
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "report.html.j2"
 KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
-DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  # the header names the dataset
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "celeba": "CelebA"}  # the header names the dataset
 NOT_RUN = "not run at this scale"
 SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",
                  "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb", "device", "framework",
@@ -467,8 +467,8 @@ def group_arms(o: dict, g: dict, df: pd.DataFrame) -> list[dict]:
 
 
 def _fid_limit(rows: pd.DataFrame) -> float:
-    for model, size in zip(rows["model"], rows["image_size"]):
-        limit = guard.max_fid(model, size)
+    for _, r in rows.iterrows():
+        limit = guard.run_verdict(r)[1]
         if _num(limit) is not None:
             return limit
     return math.nan
@@ -477,20 +477,15 @@ def _fid_limit(rows: pd.DataFrame) -> float:
 def _guard_rows(control: pd.DataFrame) -> list[dict]:
     out = []
     for _, r in control.sort_values(["seed", "impl"]).iterrows():
-        limit = guard.max_fid(r["model"], r["image_size"])
-        fid, classes = _num(r.get("fid")), _num(r.get("classes_covered"))
-        if r["status"] != "ok":
-            verdict = r["status"]
-        elif fid is None or classes is None or _num(limit) is None:
-            verdict = "not measured"
-        else:
-            verdict = "passes" if fid <= limit and classes >= guard.MIN_CLASSES else "misses"
+        verdict, limit, need = guard.run_verdict(r)
         out.append({"run_id": r["run_id"], "seed": r["seed"], "impl": r["impl"], "recipe": r.get("recipe", ""),
-                    "status": r["status"], "fid": fid, "fid_limit": limit, "classes": classes, "verdict": verdict})
+                    "status": r["status"], "fid": _num(r.get("fid")), "fid_limit": limit,
+                    "classes": _num(r.get("classes_covered")), "classes_needed": need, "verdict": verdict})
     return out
 
 
-def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver, fig_dir: Path) -> None:
+def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver, fig_dir: Path,
+                       min_classes: int | None = guard.MIN_CLASSES) -> None:
     """Per observation that ran: obs_<id>_curves.png (learning curves of its arms) and
     obs_<id>_guard.png (the control's end scores vs the guard), plus the guard's rows per group."""
     curve_cache: dict[str, pd.DataFrame] = {}
@@ -525,9 +520,9 @@ def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver,
                 g["guard_rows"].extend(_guard_rows(panel["control"]))
         name = _safe_name(o["id"])
         figures.learning_curves_figure(curve_panels, fig_dir / f"obs_{name}_curves.png",
-                                       f"{o['id']}: learning curves per arm", guard.MIN_CLASSES)
+                                       f"{o['id']}: learning curves per arm", min_classes)
         figures.guard_figure(guard_panels, fig_dir / f"obs_{name}_guard.png",
-                             f"{o['id']}: the baseline arm's end scores that decided the guard", guard.MIN_CLASSES)
+                             f"{o['id']}: the baseline arm's end scores that decided the guard", min_classes)
         o["curves_figure"] = f"figures/obs_{name}_curves.png"
         o["guard_figure"] = f"figures/obs_{name}_guard.png"
 
@@ -573,6 +568,8 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     fig_dir.mkdir(parents=True, exist_ok=True)
     results = analysis["observations"]
     _decorate(results)
+    dataset = config.get("dataset") or "mnist"
+    min_classes = guard.min_classes(dataset)
 
     mark_not_run(results, config, df)
     ran = [r for r in results if not r["not_run"]]
@@ -586,7 +583,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     curve_n, eval_n = _curve_samples(config, df)
     figures.learning_curves_figure(training_curve_panels(df, resolve) if len(df) else [],
                                    fig_dir / "training_curves.png",
-                                   "Learning curves of each recipe's own arm, per implementation", guard.MIN_CLASSES)
+                                   "Learning curves of each recipe's own arm, per implementation", min_classes)
     base_rows = df[(df["deviations"] == "{}") & (df["status"] != "failed")] if len(df) else df
     if base_rows.empty and len(df):
         base_rows = df[df["status"] != "failed"]
@@ -602,7 +599,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         name = f"obs_{_safe_name(r['id'])}.png"
         figures.observation_figure(r, resolve, df, fig_dir / name)
         r["figure"] = f"figures/{name}"
-    observation_panels(results, df, resolve, fig_dir)
+    observation_panels(results, df, resolve, fig_dir, min_classes)
 
     metrics = list(TABLE_METRICS)
     conditions = analysis["conditions"]
@@ -622,8 +619,8 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     extractors = sorted(v for v in set(df["extractor_fid"].astype(str)) if v not in ("", "nan")) if len(df) else []
     problems = df[df["status"] != "ok"].sort_values(["status", "run_id"]) if len(df) else df
     return {
-        "title": f"ganbench report: {name} ({DATASET_NAMES.get(config.get('dataset') or 'mnist', config.get('dataset'))})",
-        "dataset": config.get("dataset") or "mnist",
+        "title": f"ganbench report: {name} ({DATASET_NAMES.get(dataset, dataset)})",
+        "dataset": dataset,
         "name": name,
         "summary_line": summary_line(df),
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -658,7 +655,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "speed": speed_ctx,
         "curve_samples": curve_n,
         "eval_samples": eval_n,
-        "min_classes": guard.MIN_CLASSES,
+        "min_classes": min_classes,
         "not_run_label": NOT_RUN,
         "grids": _grids(analysis, resolve, fig_dir),
         "key_figures": {k: f"figures/{k}.png" for k in KEY_FIGURES},

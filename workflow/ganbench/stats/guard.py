@@ -8,19 +8,26 @@ notebook's recipe) the guard checks the treatment, so a claim that the control l
 itself, the control is the baseline.
 
 Rule (per observation and model): at least half of the baseline arm's seeds finished
-without diverging, and every finished baseline run covers at least ``MIN_CLASSES`` digit
-classes with FID <= ``max_fid(model, image size)`` (this suite's MNIST-classifier feature
-space). Otherwise the verdict is "inconclusive: the baseline did not train", with the
-figures. For stability claims the same rule applies: a treatment that diverges says
-something only against a baseline that trained.
+without diverging, and every finished baseline run scores FID <= ``max_fid(model, image
+size, dataset)`` and, on datasets with classes, covers at least ``MIN_CLASSES`` of them.
+Otherwise the verdict is "inconclusive: the baseline did not train", with the figures. For
+stability claims the same rule applies: a treatment that diverges says something only
+against a baseline that trained.
 
-Thresholds (FID in the MNIST feature space; real-data floor ~3, one digit ~1355, a
-clearly trained BasicGAN ~350-450, the untrained quick study 920-970 with 1 class):
+Thresholds, per dataset (each FID lives in its dataset's own feature space):
 
-* 28 px (BasicGAN) and 32 px (DCGAN, whose 32 -> 28 crop round trip is exact, so it is
-  scored against the same 28 px reference): FID <= 450.
-* 64 px (DCGAN scored against the 28 -> 64 -> 28 reference): the same content scores ~37%
-  lower there (digits 0-4 only: 159 vs 250, ratio 0.64), so 450 x 0.64 = 285.
+* MNIST (the committed MNIST classifier; real-data floor ~3, one digit ~1355, a clearly
+  trained BasicGAN ~350-450, the untrained quick study 920-970 with 1 class): 28 px
+  (BasicGAN) and 32 px (DCGAN, whose 32 -> 28 crop round trip is exact, so it is scored
+  against the same 28 px reference): FID <= 450. 64 px (DCGAN scored against the
+  28 -> 64 -> 28 reference): the same content scores ~37% lower there (digits 0-4 only:
+  159 vs 250, ratio 0.64), so 450 x 0.64 = 286.
+* Fashion-MNIST (its own classifier, whose FIDs are ~2.8x smaller: one repeated training
+  image scores 489 against MNIST's 1355): the MNIST thresholds scaled by 489/1355, i.e. the
+  same fraction of the one-image score: 162 (28/32 px), 103 (64 px).
+* CelebA (Inception-v3, 64 px RGB; no classes, so FID alone): FID <= 150. Not measured by
+  this suite (no CelebA offline): published DCGANs reach ~15-50 on 64 px CelebA, while noise,
+  blobs or one repeated face score > 300; 150 sits between, and a run there shows faces.
 """
 from __future__ import annotations
 
@@ -32,44 +39,89 @@ import pandas as pd
 MIN_CLASSES = 8
 MAX_FID_28 = 450.0
 RATIO_64_TO_28 = 159.0 / 250.0
-MAX_FID: dict[tuple[str, int], float] = {
-    ("basic", 28): MAX_FID_28,
-    ("dcgan", 32): MAX_FID_28,
-    ("dcgan", 64): round(MAX_FID_28 * RATIO_64_TO_28),
+FASHION_TO_MNIST = 489.0 / 1355.0  # one repeated training image: Fashion-MNIST net vs MNIST net
+MAX_FID_CELEBA = 150.0
+
+
+def _pixel_thresholds(at_28: float) -> dict[tuple[str, int], float]:
+    return {("basic", 28): at_28, ("dcgan", 32): at_28, ("dcgan", 64): round(at_28 * RATIO_64_TO_28)}
+
+
+MAX_FID_BY_DATASET: dict[str, dict[tuple[str, int], float]] = {
+    "mnist": _pixel_thresholds(MAX_FID_28),
+    "fashion_mnist": _pixel_thresholds(round(MAX_FID_28 * FASHION_TO_MNIST)),
+    "celeba": {("basic", 64): MAX_FID_CELEBA, ("dcgan", 64): MAX_FID_CELEBA, ("dcgan", 32): MAX_FID_CELEBA},
 }
+MAX_FID = MAX_FID_BY_DATASET["mnist"]
+# datasets whose evaluator counts classes (the guard's collapse check); CelebA has none
+CLASSES_BY_DATASET = {"mnist": MIN_CLASSES, "fashion_mnist": MIN_CLASSES, "celeba": None}
+
+
+def _fmt(dataset: str) -> str:
+    t = MAX_FID_BY_DATASET[dataset]
+    return "; ".join(f"{m} {s} px {v:g}" for (m, s), v in sorted(t.items()))
+
 
 RULE = (f"The baseline arm (the recipe's own setting: the source's setup, which the source reports as trained; "
         f"the control arm where neither arm is the recipe itself) trained when at least half of its seeds finished "
-        f"without diverging and every finished baseline run covers >= {MIN_CLASSES} classes with FID <= the threshold for its model and "
-        f"resolution: BasicGAN 28 px {MAX_FID[('basic', 28)]:g}; DCGAN 32 px {MAX_FID[('dcgan', 32)]:g} "
-        f"(exact crop to the same 28 px reference); DCGAN 64 px {MAX_FID[('dcgan', 64)]:g} (the 64 px reference "
-        "scores the same content ~37% lower: 450 x 159/250). Otherwise: 'inconclusive: the baseline did not "
-        "train', never a finding.")
+        f"without diverging and every finished baseline run scores FID <= the threshold for its dataset, model and "
+        f"resolution and, where the dataset has classes, covers >= {MIN_CLASSES} of them. MNIST: {_fmt('mnist')} "
+        f"(DCGAN 32 px crops exactly to the 28 px reference; the 64 px reference scores the same content ~37% lower: "
+        f"450 x 159/250). Fashion-MNIST (its own network, FIDs ~2.8x smaller): the MNIST thresholds x 489/1355: "
+        f"{_fmt('fashion_mnist')}. CelebA (Inception-v3, no classes): {_fmt('celeba')}, from published ranges, "
+        "not measured here. Otherwise: 'inconclusive: the baseline did not train', never a finding.")
 
 
-def max_fid(model: str, image_size) -> float:
+def _dataset_of(row) -> str:
+    value = row.get("dataset") if hasattr(row, "get") else None
+    return value if isinstance(value, str) and value else "mnist"
+
+
+def max_fid(model: str, image_size, dataset: str = "mnist") -> float:
     try:
         size = int(image_size)
     except (TypeError, ValueError):
         return math.nan
-    if (model, size) in MAX_FID:
-        return MAX_FID[(model, size)]
-    if size <= 32:
-        return MAX_FID_28
-    if size == 64:
-        return MAX_FID[("dcgan", 64)]
-    return math.nan
+    table = MAX_FID_BY_DATASET.get(dataset)
+    if table is None:
+        return math.nan
+    return table.get((model, size), math.nan)
+
+
+def min_classes(dataset: str = "mnist") -> int | None:
+    """The classes a trained run must cover on ``dataset`` (None: the dataset has no classes)."""
+    return CLASSES_BY_DATASET.get(dataset, MIN_CLASSES)
+
+
+def run_verdict(row) -> tuple[str, float, int | None]:
+    """(verdict, FID limit, classes needed) of one run against the per-run rule: 'passes', 'misses',
+    'not measured', or the run's status when it did not finish ('diverged', 'failed')."""
+    dataset = _dataset_of(row)
+    limit, need = max_fid(row["model"], row["image_size"], dataset), min_classes(dataset)
+    if row["status"] != "ok":
+        return str(row["status"]), limit, need
+    fid = float(row["fid"]) if row.get("fid") is not None else math.nan
+    classes = float(row["classes_covered"]) if row.get("classes_covered") is not None else math.nan
+    if (math.isfinite(fid) and math.isfinite(limit) and fid > limit) or (
+            need is not None and math.isfinite(classes) and classes < need):
+        return "misses", limit, need
+    if not (math.isfinite(fid) and math.isfinite(limit)) or (need is not None and not math.isfinite(classes)):
+        return "not measured", limit, need
+    return "passes", limit, need
 
 
 def failed_to_learn(rows: pd.DataFrame) -> pd.Series:
     """Per finished run: True when it diverged, or finished without learning by the per-run rule
-    (fewer than MIN_CLASSES classes, or FID over its model's threshold); unmeasured = False."""
-    limits = np.array([max_fid(m, s) for m, s in zip(rows["model"], rows["image_size"])], dtype=float)
+    (FID over its threshold, or too few classes covered); unmeasured = False."""
+    datasets = rows["dataset"] if "dataset" in rows else pd.Series("mnist", index=rows.index)
+    datasets = [d if isinstance(d, str) and d else "mnist" for d in datasets]
+    limits = np.array([max_fid(m, s, d) for m, s, d in zip(rows["model"], rows["image_size"], datasets)], dtype=float)
+    needs = np.array([min_classes(d) or 0 for d in datasets], dtype=float)
     fid = rows["fid"].to_numpy(float)
     classes = rows["classes_covered"].to_numpy(float)
-    bad = (np.isfinite(fid) & np.isfinite(limits) & (fid > limits)) | (np.isfinite(classes) & (classes < MIN_CLASSES))
-    return pd.Series((rows["status"].to_numpy() == "diverged") | ((rows["status"].to_numpy() == "ok") & bad),
-                     index=rows.index)
+    bad = (np.isfinite(fid) & np.isfinite(limits) & (fid > limits)) | (np.isfinite(classes) & (classes < needs))
+    status = rows["status"].to_numpy()
+    return pd.Series((status == "diverged") | ((status == "ok") & bad), index=rows.index)
 
 
 def check(control: pd.DataFrame) -> dict:
@@ -89,22 +141,26 @@ def check(control: pd.DataFrame) -> dict:
         out["reason"] = (f"every baseline run diverged ({len(seeds)} seeds)" if len(ok_seeds) == 0 else
                          f"only {len(ok_seeds)} of {len(seeds)} control seeds finished without diverging")
         return out
-    limits = np.array([max_fid(m, s) for m, s in zip(ok["model"], ok["image_size"])], dtype=float)
-    fid = ok["fid"].to_numpy(float)
-    classes = ok["classes_covered"].to_numpy(float)
-    known = np.isfinite(fid) & np.isfinite(classes) & np.isfinite(limits)
-    bad = known & ((fid > limits) | (classes < MIN_CLASSES))
+    verdicts = [run_verdict(r) for _, r in ok.iterrows()]
+    states = np.array([v[0] for v in verdicts])
+    limits = np.array([v[1] for v in verdicts], dtype=float)
+    needs = [v[2] for v in verdicts]
+    uses_classes = any(n is not None for n in needs)
+    bad = states == "misses"
     if bad.any():
         worst = ok[bad]
         out["state"] = "failed"
+        classes = (f"; classes down to {worst['classes_covered'].min():.0f} vs >= {max(n for n in needs if n)}"
+                   if uses_classes else "")
         out["reason"] = (f"{int(bad.sum())} of {len(ok)} finished baseline runs miss the rule (FID up to "
-                         f"{worst['fid'].max():.0f} vs <= {np.nanmax(limits[bad]):.0f}; classes down to "
-                         f"{worst['classes_covered'].min():.0f} vs >= {MIN_CLASSES})")
+                         f"{worst['fid'].max():.0f} vs <= {np.nanmax(limits[bad]):.0f}{classes})")
         return out
-    if not known.all():
-        out["reason"] = "FID / classes covered not measured for every baseline run (or no threshold for its size)"
+    if (states != "passes").any():
+        out["reason"] = ("FID" + (" / classes covered" if uses_classes else "")
+                         + " not measured for every baseline run (or no threshold for its size)")
         return out
     out["state"] = "passed"
-    out["reason"] = (f"{len(ok_seeds)} of {len(seeds)} control seeds finished; FID <= {fid.max():.0f}, "
-                     f">= {classes.min():.0f} classes")
+    fid = ok["fid"].to_numpy(float)
+    classes = f", >= {ok['classes_covered'].min():.0f} classes" if uses_classes else ""
+    out["reason"] = f"{len(ok_seeds)} of {len(seeds)} control seeds finished; FID <= {fid.max():.0f}{classes}"
     return out

@@ -17,7 +17,7 @@ NUMERIC = tuple(METRICS) + (
     "seed", "steps", "batch_size", "image_size", "images_seen", "diverged_step", "kid_std", "is_std",
     "setup_s", "first_step_s", "train_s", "peak_host_mb", "peak_device_mb", "curve_n", "classes_mid",
 )
-TEXT = ("impl", "framework", "model", "recipe", "status_reason", "device", "framework_version",
+TEXT = ("impl", "framework", "model", "dataset", "recipe", "status_reason", "device", "framework_version",
         "extractor_fid", "run_dir", "study")
 
 
