@@ -27,7 +27,13 @@ SHIPPED = [p for p in CONFIGS if p.name != "recipes.yaml"]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_shipped_configs_are_valid(path):
+def test_shipped_configs_are_valid(path, tmp_path):
+    raw = yaml.safe_load(path.read_text())
+    if raw.get("dataset") == "celeba" and not (raw.get("data") or {}).get("celeba_dir"):
+        # shipped without a folder: the user names theirs (--config 'data={celeba_dir: /path}')
+        raw["data"] = {**(raw.get("data") or {}), "celeba_dir": "/path/to/celeba"}
+        path = tmp_path / path.name
+        path.write_text(yaml.safe_dump(raw))
     config = load_config(path, FAKE_IMPLS)
     assert set(config["recipes"]) >= {"basic_tutorial", "vanilla_mnist", "mnist_notebook",
                                       "dcgan_carpedm20", "dcgan_blog"}
@@ -155,3 +161,16 @@ def test_validation_does_not_mutate_the_callers_file_dict(tmp_path):
     path.write_text(yaml.safe_dump(original))
     load_config(path)
     assert yaml.safe_load(path.read_text()) == copy.deepcopy(original)
+
+
+def test_celeba_needs_its_folder_and_the_new_keys_have_defaults():
+    with pytest.raises(ConfigError, match=r"data.celeba_dir is missing.*folder holding img_align_celeba/"):
+        validate_config({**minimal(), "dataset": "celeba"})
+    config = validate_config({**minimal(), "dataset": "celeba", "data": {"celeba_dir": "/data/celeba"}})
+    assert config["data"]["celeba_max_images"] is None and config["inception_weights"] is None
+    config = validate_config({**minimal(), "inception_weights": "/w/pt_inception.pth"})
+    assert config["inception_weights"] == "/w/pt_inception.pth" and config["data"]["celeba_dir"] is None
+    with pytest.raises(ConfigError, match=r"data.celeba_max_images = 5 .*minimum 10"):
+        validate_config({**minimal(), "dataset": "celeba", "data": {"celeba_dir": "/c", "celeba_max_images": 5}})
+    with pytest.raises(ConfigError, match=r"dataset = 'cifar10' is invalid.*celeba"):
+        validate_config({**minimal(), "dataset": "cifar10"})

@@ -97,21 +97,20 @@ def test_impls_are_discovered():
         assert impl.entry.is_file() and impl.dir.name == impl.name
 
 
-@pytest.mark.parametrize("impl, model", RUNS)
-def test_entry_point_writes_every_contract_file(runs, impl, model):
-    proc, out, spec = runs[("ok", impl, model)]
+def assert_contract_files(proc: subprocess.CompletedProcess, out: Path, spec: dict, impl: str) -> None:
+    """Every output file of a finished run (impls/README.md, section 4), as ``spec`` asks for them."""
     assert proc.returncode == 0, proc.stderr[-4000:]
-    size = spec["image_size"]
+    size, channels, steps, log_every = spec["image_size"], spec["channels"], spec["steps"], spec["log_every"]
 
     with np.load(out / "samples.npz") as npz:
         images = npz["images"]
-    assert images.dtype == np.uint8 and images.shape == (EVAL, size, size, 1)
+    assert images.dtype == np.uint8 and images.shape == (spec["eval_samples"], size, size, channels)
     assert images.std() > 0 and len({img.tobytes() for img in images}) > 1
 
     with open(out / "log.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s"]
-    assert [int(r[0]) for r in rows[1:]] == list(range(LOG_EVERY, STEPS + 1, LOG_EVERY))
+    assert [int(r[0]) for r in rows[1:]] == list(range(log_every, steps + 1, log_every))
     for r in rows[1:]:
         vals = [float(v) for v in r[1:]]
         assert all(math.isfinite(v) for v in vals)
@@ -125,17 +124,28 @@ def test_entry_point_writes_every_contract_file(runs, impl, model):
     assert isinstance(timing["framework_version"], str) and timing["framework_version"]
     for key in ("setup_s", "first_step_s", "train_s", "median_step_ms", "images_per_s", "peak_host_mb"):
         assert isinstance(timing[key], (int, float)) and timing[key] > 0, key
-    assert timing["peak_device_mb"] is None and timing["steps_done"] == STEPS
-    assert timing["images_per_s"] == pytest.approx(16 * (STEPS - 1) / timing["train_s"], rel=1e-6)
+    assert timing["peak_device_mb"] is None and timing["steps_done"] == steps
+    expected_ips = spec["batch_size"] * spec["d_steps"] * (steps - 1) / timing["train_s"]
+    assert timing["images_per_s"] == pytest.approx(expected_ips, rel=1e-6)
 
     assert json.loads((out / "status.json").read_text()) == {"status": "ok"}
-    for name in ("grid.png", f"grid_{GRID_EVERY}.png"):
+    grid_every = spec["grid_every"]
+    extra = [f"grid_{s}.png" for s in range(grid_every, steps, grid_every)] if grid_every else []
+    for name in ["grid.png", *extra]:
         with Image.open(out / name) as im:
             im.load()
-            side = int(math.isqrt(GRID))
-            assert im.size == (side * (size + 2) + 2,) * 2
-    assert not (out / f"grid_{STEPS}.png").exists()
+            side = int(math.isqrt(spec["grid_size"]))
+            assert im.size == (side * (size + 2) + 2,) * 2 and im.mode == ("L" if channels == 1 else "RGB")
+    assert not (out / f"grid_{steps}.png").exists()
     assert "%|" in proc.stderr, "a tqdm progress bar belongs on stderr"
+
+
+@pytest.mark.parametrize("impl, model", RUNS)
+def test_entry_point_writes_every_contract_file(runs, impl, model):
+    proc, out, spec = runs[("ok", impl, model)]
+    assert spec["steps"] == STEPS and spec["grid_every"] == GRID_EVERY and spec["channels"] == 1
+    assert_contract_files(proc, out, spec, impl)
+    assert (out / f"grid_{GRID_EVERY}.png").is_file()
 
 
 @pytest.mark.parametrize("impl, model", DIVERGE)

@@ -1,10 +1,13 @@
-"""The dataset rule's builder: both sources, checksums, and clean failures."""
+"""The dataset rule's builder: every source, checksums (MNIST family), CelebA's preprocessing and
+split, and clean failures."""
 import gzip
+import json
 import struct
 
 import numpy as np
 import pytest
 
+from celeba_helpers import make_synthetic_celeba
 from ganbench import data
 
 
@@ -196,3 +199,178 @@ def test_fashion_debian_folder_found_through_dpkg(tmp_path, monkeypatch):
         pytest.skip("no dpkg")
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "absent")
     assert data.debian_fashion_dir() == FASHION_DIR
+
+
+# --------------------------------------------------------------------------- CelebA (a user's folder)
+def triangle_weights(n_in: int, n_out: int) -> np.ndarray:
+    """[n_out, n_in] weights of an antialiased bilinear (triangle) filter: support widened by the
+    shrink factor, centred at (o + 0.5) * n_in / n_out, normalised (what PIL documents for BILINEAR)."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    x = np.arange(n_in) + 0.5
+    w = np.clip(1 - np.abs(x[None, :] - (np.arange(n_out)[:, None] + 0.5) * scale) / support, 0, None)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def reference_crop_resize(img: np.ndarray, crop: int = 108, size: int = 64) -> np.ndarray:
+    """Independent numpy version of the CelebA preprocessing: carpedm20's centre crop, then the
+    triangle filter along rows, rounded to uint8, then along columns (PIL's two passes)."""
+    h, w = img.shape[:2]
+    top, left = int(round((h - crop) / 2)), int(round((w - crop) / 2))
+    c = img[top:top + crop, left:left + crop].astype(np.float64)
+    k = triangle_weights(crop, size)
+    rows = np.clip(np.rint(np.einsum("ox,yxc->yoc", k, c)), 0, 255)
+    return np.clip(np.rint(np.einsum("oy,yxc->oxc", k, rows)), 0, 255).astype(np.uint8)
+
+
+def first_name(npz_path, key):
+    """The source file of a split's first image, read back from the record beside the npz."""
+    return json.loads(data.record_path(npz_path).read_text())["first_file"][key]
+
+
+def test_celeba_crop_and_resize_match_an_independent_computation(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)  # noise: a 1-pixel crop shift changes everything
+    Image.fromarray(img).save(tmp_path / "000001.png")
+    got = data.celeba_image(tmp_path / "000001.png")
+    assert got.shape == (64, 64, 3) and got.dtype == np.uint8
+    diff = np.abs(got.astype(int) - reference_crop_resize(img))
+    assert diff.max() <= 1 and diff.mean() < 0.01  # PIL's fixed-point weights: off by one on ~0.4% of values
+    shifted = np.abs(got.astype(int) - reference_crop_resize(np.roll(img, 1, axis=1)))
+    assert shifted.mean() > 5  # the check can tell a crop one pixel off
+    assert data.celeba_crop_box(178, 218) == (35, 55, 143, 163)
+    # a grayscale file comes out RGB
+    Image.fromarray(img[..., 0]).save(tmp_path / "gray.png")
+    gray = data.celeba_image(tmp_path / "gray.png")
+    assert gray.shape == (64, 64, 3) and (gray[..., 0] == gray[..., 2]).all()
+
+
+def test_celeba_build_without_partition_file(tmp_path):
+    folder = make_synthetic_celeba(tmp_path / "celeba", n=30, seed=1)
+    out = tmp_path / "data" / "celeba.npz"
+    source = data.build_dataset("celeba", out, celeba_dir=str(folder))
+    assert "27 train, 3 test" in source and "index % 10 == 9" in source
+    arrays = data.load_dataset(out)
+    assert sorted(arrays) == ["test_images", "train_images"]  # no label arrays
+    assert arrays["train_images"].shape == (27, 64, 64, 3) and arrays["test_images"].shape == (3, 64, 64, 3)
+    assert arrays["train_images"].dtype == np.uint8
+    files = sorted((folder / "img_align_celeba").iterdir())
+    expect_test = [data.celeba_image(files[i]) for i in (9, 19, 29)]  # 000010, 000020, 000030
+    expect_train = [data.celeba_image(f) for i, f in enumerate(files) if i % 10 != 9]
+    assert np.array_equal(arrays["test_images"], np.stack(expect_test))
+    assert np.array_equal(arrays["train_images"], np.stack(expect_train))
+    record = json.loads((tmp_path / "data" / "celeba.json").read_text())
+    assert record["sha256"] == {k: data.sha256_of(v) for k, v in arrays.items()}
+    assert record["counts"] == {"train_images": 27, "test_images": 3} and record["files_found"] == 30
+    assert record["source"] == str((folder / "img_align_celeba").resolve()) and record["partition_file"] is None
+    assert record["crop"] == 108 and record["size"] == 64 and "bilinear" in record["preprocessing"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["celeba.json", "celeba.npz"]  # no temp files
+
+
+def test_celeba_partition_file_is_honoured(tmp_path):
+    folder = make_synthetic_celeba(tmp_path / "celeba", n=40, seed=2, partition=True)  # 32 train, 4 val, 4 test
+    out = tmp_path / "celeba.npz"
+    data.build_dataset("celeba", out, celeba_dir=str(folder))
+    arrays = data.load_dataset(out)
+    files = sorted((folder / "img_align_celeba").iterdir())
+    assert np.array_equal(arrays["train_images"], np.stack([data.celeba_image(f) for f in files[:32]]))
+    assert np.array_equal(arrays["test_images"], np.stack([data.celeba_image(f) for f in files[36:]]))
+    assert first_name(out, "test_images") == "000037.jpg"
+
+
+def test_celeba_image_folder_itself_and_max_images(tmp_path):
+    # images straight in the folder (no img_align_celeba/), first N by name, split by index
+    folder = make_synthetic_celeba(tmp_path / "flat", n=30, seed=3, subfolder=False, suffix=".png")
+    out = tmp_path / "a.npz"
+    data.build_dataset("celeba", out, celeba_dir=str(folder), max_images=25)
+    arrays = data.load_dataset(out)
+    assert len(arrays["train_images"]) == 23 and len(arrays["test_images"]) == 2  # 000010, 000020 are test
+    assert np.array_equal(arrays["test_images"][1], data.celeba_image(folder / "000020.png"))
+    # with a partition file: the first N - N//10 training and N//10 test images, each in name order
+    folder = make_synthetic_celeba(tmp_path / "part", n=40, seed=3, partition=True, subfolder=False)
+    out = tmp_path / "b.npz"
+    data.build_dataset("celeba", out, celeba_dir=str(folder), max_images=20)
+    arrays = data.load_dataset(out)
+    assert len(arrays["train_images"]) == 18 and len(arrays["test_images"]) == 2
+    assert first_name(out, "train_images") == "000001.jpg" and first_name(out, "test_images") == "000037.jpg"
+
+
+def celeba_error(tmp_path, folder, max_images=None):
+    out = tmp_path / "out" / "celeba.npz"
+    with pytest.raises(data.DatasetError) as err:
+        data.build_dataset("celeba", out, celeba_dir=str(folder), max_images=max_images)
+    assert not out.exists() and not data.record_path(out).exists()  # nothing half-written
+    return str(err.value)
+
+
+def test_celeba_errors_name_the_problem_and_the_fix(tmp_path):
+    msg = celeba_error(tmp_path, tmp_path / "nowhere")
+    assert "data.celeba_dir" in msg and "is not a directory" in msg and "img_align_celeba" in msg
+    (tmp_path / "empty" / "img_align_celeba").mkdir(parents=True)
+    (tmp_path / "empty" / "img_align_celeba" / "notes.txt").write_text("no images here")
+    msg = celeba_error(tmp_path, tmp_path / "empty")
+    assert "no images" in msg and str(tmp_path / "empty") in msg and "data.celeba_dir" in msg
+    few = make_synthetic_celeba(tmp_path / "few", n=5)
+    msg = celeba_error(tmp_path, few)
+    assert "only 5 images" in msg and "at least 10" in msg
+    msg = celeba_error(tmp_path, make_synthetic_celeba(tmp_path / "ok", n=12), max_images=5)
+    assert "data.celeba_max_images = 5 is too few" in msg
+    with pytest.raises(data.DatasetError, match="needs a folder of aligned CelebA images.*data.celeba_dir"):
+        data.build_dataset("celeba", tmp_path / "x.npz")
+
+
+def test_celeba_unreadable_or_small_image_is_named(tmp_path):
+    folder = make_synthetic_celeba(tmp_path / "broken", n=12)
+    bad = folder / "img_align_celeba" / "000007.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    msg = celeba_error(tmp_path, folder)
+    assert f"cannot read image {bad}" in msg and "replace it" in msg
+    from PIL import Image
+    Image.new("RGB", (100, 120)).save(bad)
+    msg = celeba_error(tmp_path, folder)
+    assert str(bad) in msg and "100x120" in msg and "smaller than the 108x108" in msg
+
+
+def test_celeba_inconsistent_partition_file_is_named(tmp_path):
+    folder = make_synthetic_celeba(tmp_path / "c", n=20, partition=True)
+    part = folder / "list_eval_partition.txt"
+    lines = part.read_text().splitlines()
+    part.write_text("\n".join(lines[:-1]) + "\n")  # 000020.jpg not listed
+    msg = celeba_error(tmp_path, folder)
+    assert f"partition file {part} is inconsistent" in msg and "000020.jpg" in msg and "1 of the 20" in msg
+    part.write_text("\n".join(lines[:3] + ["000004.jpg 7"] + lines[4:]) + "\n")
+    msg = celeba_error(tmp_path, folder)
+    assert "line 4" in msg and "'000004.jpg 7'" in msg and "delete it" in msg
+    part.write_text("\n".join(f"{line.split()[0]} 0" for line in lines) + "\n")  # no test partition
+    msg = celeba_error(tmp_path, folder)
+    assert "none of the 20 images" in msg and "test (2) partition" in msg
+    part.write_text("\n".join(lines + [lines[0]]) + "\n")
+    assert "listed twice" in celeba_error(tmp_path, folder)
+    # Kaggle's csv form is read the same way
+    part.unlink()
+    (folder / "list_eval_partition.csv").write_text(
+        "image_id,partition\n" + "\n".join(line.replace(" ", ",") for line in lines) + "\n")
+    out = tmp_path / "k.npz"
+    data.build_dataset("celeba", out, celeba_dir=str(folder))
+    assert len(data.load_dataset(out)["test_images"]) == 2
+
+
+def test_celeba_cli(tmp_path, capsys):
+    folder = make_synthetic_celeba(tmp_path / "c", n=20)
+    out = tmp_path / "celeba.npz"
+    assert data.main(["--dataset", "celeba", "--celeba-dir", str(folder), "--max-images", "10",
+                      "--out", str(out)]) == 0
+    assert "celeba.json" in capsys.readouterr().out
+    assert data.load_dataset(out)["train_images"].shape == (9, 64, 64, 3)
+    assert data.main(["--dataset", "celeba", "--celeba-dir", str(tmp_path / "nope"), "--out", str(out)]) == 1
+    assert "error: data.celeba_dir" in capsys.readouterr().err
+
+
+def test_dataset_geometry_and_rule_args():
+    assert data.DATASET_GEOMETRY == {"mnist": (28, 1), "fashion_mnist": (28, 1), "celeba": (64, 3)}
+    celeba = {"dataset": "celeba", "data": {"celeba_dir": "/my data/celeba", "celeba_max_images": 500}}
+    assert data.rule_args(celeba) == "--celeba-dir '/my data/celeba' --max-images 500"
+    assert data.rule_args({"dataset": "mnist", "data": {"mnist_idx_dir": None}}) == ""
+    assert data.rule_args({"dataset": "fashion_mnist", "data": {"fashion_mnist_idx_dir": "/x"}}) == "--idx-dir /x"

@@ -156,3 +156,19 @@ def test_shipped_grid_sizes(name, expected):
     runs = expand_runs(config, ["jax", "pytorch", "tensorflow"])
     assert len(runs) == expected
     assert len({r.spec["run_id"] for r in runs.values()}) == expected
+
+
+@pytest.mark.parametrize("dataset, basic_size, channels", [("mnist", 28, 1), ("fashion_mnist", 28, 1),
+                                                           ("celeba", 64, 3)])
+def test_specs_take_channels_and_basic_size_from_the_dataset(dataset, basic_size, channels):
+    from ganbench import runkit
+
+    data = {"celeba_dir": "/data/celeba"} if dataset == "celeba" else {}
+    runs = expand_runs(study(dataset=dataset, data=data), ["pytorch"])
+    for run in runs.values():
+        spec = runkit.validate_spec(run.spec)  # every planned spec passes the impls' own validation
+        assert spec["dataset"] == dataset and spec["channels"] == channels
+        expected = basic_size if spec["model"] == "basic" else \
+            study()["recipes"][spec["recipe"]]["dcgan"]["image_size"]
+        assert spec["image_size"] == expected, run.run_id
+    assert {r.spec["model"] for r in runs.values()} == {"basic", "dcgan"}

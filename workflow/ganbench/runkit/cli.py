@@ -9,7 +9,7 @@ from pathlib import Path
 def parse_args(argv=None, description: str = "Train one ganbench run.") -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--spec", required=True, type=Path, help="resolved spec.json of the run")
-    p.add_argument("--data", required=True, type=Path, help="dataset npz (results/data/mnist.npz)")
+    p.add_argument("--data", required=True, type=Path, help="dataset npz (results/data/<dataset>.npz)")
     p.add_argument("--out", required=True, type=Path, help="output folder of the run")
     p.add_argument("--checkpoint-dir", type=Path, default=None,
                    help="folder of this run's checkpoints (default: results/<study>/checkpoints/<run_id> "

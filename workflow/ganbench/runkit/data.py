@@ -2,14 +2,20 @@
 
 Training images stay uint8 (so a whole 64x64 MNIST fits on a device as one
 tensor); each framework scales a gathered batch on the device with the same
-float32 expression (see :data:`SCALE`). Canonical layouts:
+float32 expression (see :data:`SCALE`). The dataset npz holds images at the
+dataset's native geometry (:data:`runkit.spec.DATASET_GEOMETRY`: MNIST family
+28x28x1, CelebA 64x64x3). Canonical layouts:
 
-* basic: ``[N, 784]`` (row-major 28x28, channel last)
-* dcgan: ``[N, S, S, C]`` (NHWC; the PyTorch impl transposes to NCHW itself)
+* basic: ``[N, S*S*C]`` at the native size, NHWC flattened (MNIST 784, CelebA 12288)
+* dcgan: ``[N, S, S, C]`` (NHWC; the PyTorch impl transposes to NCHW itself), S = 32 or 64:
+  MNIST 32 = zero-padded by 2, MNIST 64 = PIL bilinear resize; CelebA 64 = as is,
+  CelebA 32 = PIL bilinear resize (antialiased), per image, RGB
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .spec import DATASET_GEOMETRY
 
 # data range per model output: x_model = x_uint8 * mul + add (float32 on device)
 SCALE = {
@@ -24,32 +30,40 @@ def output_kind(spec: dict) -> str:
 
 
 def resize_bilinear_uint8(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize uint8 [N, H, W, 1] to [N, size, size, 1] with PIL bilinear."""
+    """Resize uint8 [N, H, W, C] (C = 1 or 3) to [N, size, size, C] with PIL bilinear, image by image."""
     from PIL import Image
 
-    out = np.empty((images.shape[0], size, size, 1), dtype=np.uint8)
-    for i, img in enumerate(images[..., 0]):
-        out[i, ..., 0] = np.asarray(Image.fromarray(img, mode="L").resize((size, size), Image.BILINEAR))
+    images = np.asarray(images)
+    channels = images.shape[-1]
+    out = np.empty((images.shape[0], size, size, channels), dtype=np.uint8)
+    for i, img in enumerate(images):
+        pil = Image.fromarray(img[..., 0], mode="L") if channels == 1 else Image.fromarray(img, mode="RGB")
+        out[i] = np.asarray(pil.resize((size, size), Image.BILINEAR)).reshape(size, size, channels)
     return out
 
 
 def prepare_images(images: np.ndarray, spec: dict) -> np.ndarray:
-    """MNIST uint8 [N, 28, 28, 1] -> the model's uint8 training layout (see module doc)."""
+    """The dataset's uint8 [N, S0, S0, C] (S0, C = its native geometry) -> the model's uint8 training
+    layout (see module doc)."""
+    native, channels = DATASET_GEOMETRY[spec["dataset"]]
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8, got {images.dtype}")
-    if images.ndim == 3:
+    if images.ndim == 3 and channels == 1:
         images = images[..., None]
-    if images.shape[1:] != (28, 28, 1):
-        raise ValueError(f"images must be [N, 28, 28, 1], got {list(images.shape)}")
+    if images.shape[1:] != (native, native, channels):
+        raise ValueError(f"{spec['dataset']} images must be [N, {native}, {native}, {channels}], "
+                         f"got {list(images.shape)}")
     if spec["model"] == "basic":
-        return np.ascontiguousarray(images.reshape(images.shape[0], 28 * 28))
+        return np.ascontiguousarray(images.reshape(images.shape[0], native * native * channels))
     size = spec["image_size"]
-    if size == 32:
+    if size not in (32, 64):
+        raise ValueError(f"image_size {size} is not supported for dcgan (32 or 64)")
+    if size == native:
+        return np.ascontiguousarray(images)
+    if (native, size) == (28, 32):  # MNIST family: exact, the digit centred in a 2-px zero border
         return np.ascontiguousarray(np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0))))
-    if size == 64:
-        return resize_bilinear_uint8(images, 64)
-    raise ValueError(f"image_size {size} is not supported for dcgan (32 or 64)")
+    return resize_bilinear_uint8(images, size)
 
 
 class DataFileError(RuntimeError, KeyError):
@@ -104,7 +118,7 @@ def to_uint8(images: np.ndarray, kind: str) -> np.ndarray:
 
 
 def to_image_layout(images: np.ndarray, spec: dict) -> np.ndarray:
-    """Canonical model output -> [N, S, S, C] (basic: [N, 784] -> [N, 28, 28, 1])."""
+    """Canonical model output -> [N, S, S, C] (basic: [N, S*S*C] -> [N, S, S, C], e.g. 784 -> 28x28x1)."""
     s, c = spec["image_size"], spec["channels"]
     return np.asarray(images).reshape(-1, s, s, c)
 

@@ -16,6 +16,9 @@ MODELS = ("basic", "dcgan")
 PRIORS = ("uniform", "random", "normal")
 G_LOSSES = ("nonsaturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
+# dataset -> (native image size, channels) of results/data/<dataset>.npz (re-exported by ganbench.data);
+# BasicGAN trains at the native size, the DCGAN at 32 or 64 (runkit.data.prepare_images)
+DATASET_GEOMETRY = {"mnist": (28, 1), "fashion_mnist": (28, 1), "celeba": (64, 3)}
 
 ARCH_DEFAULTS = {
     "basic": {"hidden": 128, "output": "sigmoid", "hidden_activation": "relu", "leaky_slope": 0.2,
@@ -104,8 +107,9 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     choice("prior", PRIORS)
     choice("g_loss", G_LOSSES)
     choice("device", DEVICES)
-    if spec["dataset"] not in ("mnist", "fashion_mnist"):
-        raise bad("dataset", f"must be 'mnist' or 'fashion_mnist', got {spec['dataset']!r}")
+    if spec["dataset"] not in DATASET_GEOMETRY:
+        raise bad("dataset", f"must be one of {list(DATASET_GEOMETRY)}, got {spec['dataset']!r}")
+    native, channels = DATASET_GEOMETRY[spec["dataset"]]
     for key in ("z_dim", "d_steps", "g_steps", "batch_size", "steps", "eval_samples", "log_every", "channels"):
         positive(key)
     if spec["seed"] < 0:
@@ -118,8 +122,8 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     ls = spec["label_smoothing"]
     if not (0 < ls <= 1):
         raise bad("label_smoothing", f"must be in (0, 1], got {ls!r}")
-    if spec["channels"] != 1:
-        raise bad("channels", f"must be 1 for MNIST, got {spec['channels']}")
+    if spec["channels"] != channels:
+        raise bad("channels", f"must be {channels} for dataset {spec['dataset']!r}, got {spec['channels']}")
 
     # optimiser
     optim = spec["optim"]
@@ -189,8 +193,9 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
         if arch["hidden_activation"] not in HIDDEN_ACTIVATIONS:
             raise bad("arch.hidden_activation",
                       f"must be one of {list(HIDDEN_ACTIVATIONS)}, got {arch['hidden_activation']!r}")
-        if spec["image_size"] != 28:
-            raise bad("image_size", f"must be 28 for model 'basic', got {spec['image_size']}")
+        if spec["image_size"] != native:
+            raise bad("image_size", f"must be {native} for model 'basic' on dataset {spec['dataset']!r} "
+                                    f"(its own image size), got {spec['image_size']}")
         if not (_type_ok(arch["hidden"], (int,)) and arch["hidden"] > 0):
             raise bad("arch.hidden", f"must be a positive int, got {arch['hidden']!r}")
         if arch["output"] not in ("sigmoid", "tanh"):
