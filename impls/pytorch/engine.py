@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ganbench import runkit
 from adam import PaperAdam, bias_scalars, captured_update
+from linear import use_onednn
 from models import build, canonical_tensors, from_torch_layout, to_torch_layout
 
 
@@ -147,7 +148,9 @@ class Engine:
 
     # ------------------------------------------------------------ whole-step capture (spec.compile)
     def _capture(self):
-        """The captured iteration: one graph per engine (static shapes), CUDA graphs on a GPU.
+        """The captured iteration: one graph per engine (static shapes), CUDA graphs on a GPU; on the
+        CPU the linear layers' matmuls on oneDNN (linear.py) and Inductor's C++ wrapper (a Python
+        call per kernel would be ~10% of a BasicGAN iteration).
         GANBENCH_TORCH_COMPILE_MODE overrides the mode (e.g. ``default`` to leave CUDA graphs out)."""
         import torch._dynamo.config as dynamo_config
         dynamo_config.trace_autograd_ops = True  # torch.autograd.grad inside the graph
@@ -164,6 +167,10 @@ class Engine:
                     torch._dynamo.mark_static_address(t)
             for t in (self._mul, self._add):
                 torch._dynamo.mark_static_address(t)
+        if self.dev.type == "cpu" and mode == "default":
+            use_onednn(self.G, self.D)
+            return torch.compile(self._captured_iteration, fullgraph=True, dynamic=False,
+                                 options={"cpp_wrapper": True})
         return torch.compile(self._captured_iteration, fullgraph=True, dynamic=False, mode=mode)
 
     def _moments(self, opt, params):

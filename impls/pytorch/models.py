@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganbench.runkit import conv_pads, dcgan_dims, stride2_padding
+from linear import Linear
 
 
 def hidden_activation(arch: dict) -> nn.Module:
@@ -28,9 +29,9 @@ def hidden_activation(arch: dict) -> nn.Module:
 class BasicG(nn.Module):
     def __init__(self, z_dim: int, hidden: int, out_dim: int, arch: dict):
         super().__init__()
-        self.fc1 = nn.Linear(z_dim, hidden)
+        self.fc1 = Linear(z_dim, hidden)
         self.act = hidden_activation(arch)
-        self.fc2 = nn.Linear(hidden, out_dim)
+        self.fc2 = Linear(hidden, out_dim)
         self.out = nn.Sigmoid() if arch["output"] == "sigmoid" else nn.Tanh()
 
     def forward(self, z):
@@ -40,9 +41,9 @@ class BasicG(nn.Module):
 class BasicD(nn.Module):
     def __init__(self, in_dim: int, hidden: int, arch: dict):
         super().__init__()
-        self.fc1 = nn.Linear(in_dim, hidden)
+        self.fc1 = Linear(in_dim, hidden)
         self.act = hidden_activation(arch)
-        self.fc2 = nn.Linear(hidden, 1)
+        self.fc2 = Linear(hidden, 1)
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x))).squeeze(1)  # logits [N]
@@ -84,7 +85,7 @@ class DCGANG(nn.Module):
         bn = a["batch_norm"]
         mom, eps = a["bn_momentum"], a["bn_eps"]
         ch = d["g_channels"]
-        self.fc = nn.Linear(spec["z_dim"], 16 * self.c0, bias=not bn)
+        self.fc = Linear(spec["z_dim"], 16 * self.c0, bias=not bn)
         # without batch norm: identity layers and a bias on every layer instead
         norm = (lambda c: nn.BatchNorm2d(c, eps=eps, momentum=mom)) if bn else (lambda c: nn.Identity())
         self.bn0 = norm(self.c0)
@@ -120,7 +121,7 @@ class DCGAND(nn.Module):
         )
         norm = (lambda c: nn.BatchNorm2d(c, eps=eps, momentum=mom)) if bn else (lambda c: nn.Identity())
         self.bns = nn.ModuleList(norm(ch[i + 1]) for i in range(1, n))
-        self.fc = nn.Linear(16 * ch[-1], 1)
+        self.fc = Linear(16 * ch[-1], 1)
 
     def forward(self, x):
         h = F.leaky_relu(self.convs[0](self.pad(x)), self.slope)
