@@ -68,12 +68,12 @@ def main(argv=None) -> int:
 
     frame = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    csv = args.out / f"curves-{args.config}.csv"
+    csv = args.out / f"curves-{Path(args.config).stem}.csv"
     if csv.is_file() and args.shapes:
         old = pd.read_csv(csv)
         frame = pd.concat([old[~old["shape"].isin(frame["shape"])], frame], ignore_index=True)
     frame.to_csv(csv, index=False)
-    plot(frame, args.out / f"curves-{args.config}.png")
+    plot(frame, args.out / f"curves-{Path(args.config).stem}.png")
     return 0
 
 

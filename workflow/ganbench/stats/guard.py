@@ -24,7 +24,11 @@ Thresholds, per dataset (each FID lives in its dataset's own feature space):
   159 vs 250, ratio 0.64), so 450 x 0.64 = 286.
 * Fashion-MNIST (its own classifier, whose FIDs are ~2.8x smaller: one repeated training
   image scores 489 against MNIST's 1355): the MNIST thresholds scaled by 489/1355, i.e. the
-  same fraction of the one-image score: 162 (28/32 px), 103 (64 px).
+  same fraction of the one-image score: 162 (28/32 px), 103 (64 px). Checked at the quick
+  budgets (TensorFlow, seed 0, 10k samples; docs/budgets/curves-quick-fashion.csv): the
+  carpedm20 DCGAN passes with margin (1500 steps: FID 93, 10 classes), the BasicGAN recipes
+  do not yet (vanilla 20k steps: 187, 7 classes; the BasicGAN post's 20k: 261, 4 classes),
+  so a Fashion-MNIST study needs longer BasicGAN budgets than the MNIST quick study.
 * CelebA (Inception-v3, 64 px RGB; no classes, so FID alone): FID <= 150. Not measured by
   this suite (no CelebA offline): published DCGANs reach ~15-50 on 64 px CelebA, while noise,
   blobs or one repeated face score > 300; 150 sits between, and a run there shows faces.
