@@ -25,7 +25,7 @@ from ganbench.grid import expand_runs
 from ganbench.gpu_slots import resolve_gpu_count
 from ganbench.impls import ContractError, discover_impls
 from metrics.inception_weights import find_inception_weights
-from ganbench.preflight import NotWritable, check_writable
+from ganbench.preflight import MissingEvaluator, NotWritable, check_evaluator, check_writable
 from ganbench.stale_lock import clear_stale_locks, record_owner
 
 # A snakemake killed earlier (SIGKILL, OOM, power loss) left its locks: clear them when their
@@ -67,10 +67,12 @@ wildcard_constraints:
 
 onstart:
     record_owner()  # this snakemake owns the working directory's locks (ganbench/stale_lock.py)
-    # Not a dry run: the folders every job writes must be writable before any job starts.
+    # Not a dry run: the folders every job writes must be writable, and the network the dataset is
+    # scored with (CelebA: Inception-v3, its weight file) must be there, before any job starts.
     try:
         check_writable([RESULTS, os.path.dirname(DATA), f"reports/{STUDY}"])
-    except NotWritable as exc:
+        check_evaluator(config["dataset"], config.get("inception_weights"))
+    except (NotWritable, MissingEvaluator) as exc:
         raise WorkflowError(str(exc)) from None
 
 

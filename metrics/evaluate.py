@@ -4,21 +4,24 @@
         --data results/data/mnist.npz --cache-dir results/cache \
         --out results/<study>/runs/<run_id>/metrics.json [--seed 0] [--inception-weights PATH]
 
-Reads ``spec.json`` and ``samples.npz`` (``images``: uint8 [N, H, W, C]) from the
-run folder, maps the images back to MNIST's 28x28 (:func:`to_mnist_resolution`)
-and scores them against the 10k MNIST test images:
+Reads ``spec.json`` and ``samples.npz`` (``images``: uint8 [N, H, W, C]) from the run
+folder and scores the images against the dataset's test split, all in the feature space
+of one *evaluator network* (:class:`Evaluator`):
 
-* FID, KID (torchmetrics, the dataset's committed network as the custom feature module:
-  ``mnist-net`` for MNIST, ``fashion-mnist-net`` for Fashion-MNIST),
-  Inception Score (torchmetrics, the network's logits), precision/recall (k-NN
-  manifolds, k=5), density/coverage, predicted-class histogram, classes covered,
-  KL from uniform and feature diversity -- all from ``<network>:<sha8>``;
-* FID / IS with the standard Inception-v3 (``inception-v3-tf:<sha8>``) only when
-  torch-fidelity is installed and the weight file is present locally; otherwise
-  they are null with the reason under ``skipped``. Nothing is ever downloaded.
+* MNIST / Fashion-MNIST: the dataset's committed network (``mnist-net`` / ``fashion-mnist-net``,
+  metrics.mnist_net), on images mapped back to 28x28 (:func:`to_mnist_resolution`); FID, KID,
+  Inception Score (its logits), precision/recall (k-NN manifolds, k=5), density/coverage,
+  predicted-class histogram, classes covered, KL from uniform and feature diversity -- all
+  from ``<network>:<sha8>``. FID / IS with the standard Inception-v3
+  (``fid_inception``, ``is_inception_*``) are added when its weight file is present locally;
+  otherwise they are null with the reason under ``skipped``.
+* CelebA (64x64 RGB): Inception-v3 only (metrics.inception_net: 2048-d pool features, 1008
+  unbiased logits, ``inception-v3-tf:<sha8>``), at the run's resolution against the test
+  split at that resolution; the same metric names, ``classes_covered`` / ``class_kl`` null
+  ("CelebA has no classes"). Its weight file is required.
 
-The JSON is written atomically. Any bad input ends the process with status 2
-and a one-line ``error: ...`` on stderr. See metrics/README.md.
+Nothing is ever downloaded. The JSON is written atomically. Any bad input ends the process
+with status 2 and a one-line ``error: ...`` on stderr. See metrics/README.md.
 """
 from __future__ import annotations
 
@@ -32,28 +35,36 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from metrics.inception_net import InceptionWeightsError, load_inception_net
 from metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES, find_inception_weights  # noqa: F401
+from metrics.inception_weights import INCEPTION_ONLY_DATASETS as INCEPTION_ONLY  # scored with Inception-v3 only
 from metrics.mnist_net import (
     NUM_CLASSES,
     EvaluatorWeightsError,
     ForwardMemo,
     MnistFeatureExtractor,
     evaluator_info,
-    file_sha256,
     load_mnist_net,
 )
 
-SUPPORTED_DATASETS = ("mnist", "fashion_mnist")  # each has its own network (metrics.mnist_net.EVALUATORS)
-SUPPORTED_IMAGE_SIZES = (28, 32, 64)
+MNIST_FAMILY = ("mnist", "fashion_mnist")  # each has its own network (metrics.mnist_net.EVALUATORS)
+SUPPORTED_DATASETS = MNIST_FAMILY + INCEPTION_ONLY
+# Channels of each dataset's images (ganbench.runkit.spec.DATASET_GEOMETRY; tests/test_inception.py checks).
+DATASET_CHANNELS = {"mnist": 1, "fashion_mnist": 1, "celeba": 3}
+SUPPORTED_IMAGE_SIZES = (28, 32, 64)       # MNIST family
+CELEBA_SIZE = 64                           # the dataset file's resolution
+CELEBA_IMAGE_SIZES = (32, 64)
 MIN_SAMPLES = 20
 CACHE_VERSION = 3  # bump whenever the reference computation changes
 
-BATCH = 250            # images per network forward
+BATCH = 250            # images per network forward (the small networks)
+INCEPTION_BATCH = 100  # images per Inception-v3 forward (299x299 activations: ~2.3 GB peak on a CPU)
 KNN_K = 5              # precision/recall/density/coverage neighbourhood size
 PRDC_MAX = 10_000      # samples per side for the k-NN metrics
 KID_SUBSETS = 100
@@ -68,7 +79,8 @@ METRIC_NAMES = (
     "is_inception_mean", "is_inception_std",
 )
 INCEPTION_METRICS = ("fid_inception", "is_inception_mean", "is_inception_std")
-# Same file (sha256 prefix 6726825d) under pytorch-fid's and torch-fidelity's names.
+CLASS_METRICS = ("classes_covered", "class_kl")
+NO_CLASSES = "CelebA has no classes"
 
 
 class EvaluationError(ValueError):
@@ -85,32 +97,39 @@ def check_dataset(dataset: str) -> None:
         )
 
 
-def _as_nhwc_uint8(images: np.ndarray, what: str = "images") -> np.ndarray:
+def _as_nhwc_uint8(images: np.ndarray, what: str = "images", dataset: str = "mnist") -> np.ndarray:
     images = np.asarray(images)
+    channels = DATASET_CHANNELS[dataset]
     if images.dtype != np.uint8:
         raise EvaluationError(f"{what} must be uint8 0..255, got dtype {images.dtype}")
-    if images.ndim == 3:
+    if images.ndim == 3 and channels == 1:
         images = images[..., None]
     if images.ndim != 4:
         raise EvaluationError(f"{what} must be [N, H, W, C], got shape {list(images.shape)}")
-    if images.shape[-1] != 1:
-        raise EvaluationError(f"{what} must have 1 channel (MNIST), got shape {list(images.shape)}")
+    if images.shape[-1] != channels:
+        kind = "RGB" if channels == 3 else "grayscale"
+        raise EvaluationError(f"{what} must have {channels} channel{'s' * (channels > 1)} ({dataset} is {kind}), "
+                              f"got shape {list(images.shape)}")
     return images
 
 
-def to_mnist_resolution(images: np.ndarray, image_size: int) -> np.ndarray:
+def _check_size(images: np.ndarray, image_size: int, supported: tuple[int, ...], dataset: str) -> None:
+    if image_size not in supported:
+        raise EvaluationError(f"image_size {image_size} is not supported for {dataset}; supported: {supported}")
+    if images.shape[1:3] != (image_size, image_size):
+        raise EvaluationError(
+            f"images are {images.shape[1]}x{images.shape[2]} but image_size is {image_size}"
+        )
+
+
+def to_mnist_resolution(images: np.ndarray, image_size: int, dataset: str = "mnist") -> np.ndarray:
     """uint8 [N, S, S, 1] at the model's resolution -> uint8 [N, 28, 28, 1].
 
     28: unchanged; 32 (MNIST padded by 2 px): centre crop [2:30]; 64 (MNIST resized
     with PIL bilinear): resized back to 28 with PIL bilinear.
     """
-    images = _as_nhwc_uint8(images)
-    if image_size not in SUPPORTED_IMAGE_SIZES:
-        raise EvaluationError(f"image_size {image_size} is not supported; supported: {SUPPORTED_IMAGE_SIZES}")
-    if images.shape[1:3] != (image_size, image_size):
-        raise EvaluationError(
-            f"images are {images.shape[1]}x{images.shape[2]} but image_size is {image_size}"
-        )
+    images = _as_nhwc_uint8(images, dataset=dataset)
+    _check_size(images, image_size, SUPPORTED_IMAGE_SIZES, dataset)
     if image_size == 28:
         return np.ascontiguousarray(images)
     if image_size == 32:
@@ -118,29 +137,46 @@ def to_mnist_resolution(images: np.ndarray, image_size: int) -> np.ndarray:
     return resize_bilinear(images, 28)
 
 
+def as_scored(images: np.ndarray, image_size: int, dataset: str) -> np.ndarray:
+    """A run's samples (uint8 [N, S, S, C], S = its image_size) as its evaluator takes them:
+    MNIST family mapped to 28x28 (:func:`to_mnist_resolution`), CelebA as they are."""
+    if dataset in MNIST_FAMILY:
+        return to_mnist_resolution(images, image_size, dataset)
+    images = _as_nhwc_uint8(images, dataset=dataset)
+    _check_size(images, image_size, CELEBA_IMAGE_SIZES, dataset)
+    return np.ascontiguousarray(images)
+
+
 def resize_bilinear(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [N, H, W, 1] -> [N, size, size, 1] with PIL bilinear (the suite's resize)."""
-    from PIL import Image
+    """uint8 [N, H, W, C] -> [N, size, size, C] with PIL bilinear: the training data's own resize
+    (ganbench.runkit.data), so a reference view is exactly what the generator was trained on."""
+    from ganbench.runkit.data import resize_bilinear_uint8
 
-    out = np.empty((images.shape[0], size, size, 1), dtype=np.uint8)
-    for i, img in enumerate(images[..., 0]):
-        out[i, ..., 0] = np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
-    return out
+    return resize_bilinear_uint8(images, size)
 
 
-def reference_view(real: np.ndarray, image_size: int) -> tuple[np.ndarray, str]:
+def reference_view(real: np.ndarray, image_size: int, dataset: str = "mnist") -> tuple[np.ndarray, str]:
     """The real test images as a run at ``image_size`` would be scored: (images, view name).
 
-    The 32 px round trip (pad, crop) is exact, so 28 and 32 share the plain test set.
-    The 64 px round trip (bilinear up, bilinear down) blurs: a perfect 64 px generator
+    MNIST family: the 32 px round trip (pad, crop) is exact, so 28 and 32 share the plain test
+    set. The 64 px round trip (bilinear up, bilinear down) blurs: a perfect 64 px generator
     maps to blurred digits (FID ~50 against the plain test set), so 64 px runs are scored
     against test images sent through the same round trip, which keeps the real-vs-real
     floor the same at every resolution.
+
+    CelebA: samples are scored at their own resolution, so the reference is the 64x64 test
+    split as is (64) or resized to 32 with PIL bilinear as the 32 px training images were.
     """
+    if dataset in INCEPTION_ONLY:
+        if image_size not in CELEBA_IMAGE_SIZES:
+            raise EvaluationError(f"image_size {image_size} is not supported for {dataset}; "
+                                  f"supported: {CELEBA_IMAGE_SIZES}")
+        return (real, "plain") if image_size == CELEBA_SIZE else (resize_bilinear(real, image_size),
+                                                                 f"bilinear{image_size}")
     if image_size in (28, 32):
         return real, "plain"
     if image_size == 64:
-        return to_mnist_resolution(resize_bilinear(real, 64), 64), "bilinear64"
+        return to_mnist_resolution(resize_bilinear(real, 64), 64, dataset), "bilinear64"
     raise EvaluationError(f"image_size {image_size} is not supported; supported: {SUPPORTED_IMAGE_SIZES}")
 
 
@@ -162,9 +198,10 @@ def load_real_test_images(data_path: str | Path, dataset: str = "mnist") -> np.n
         raise EvaluationError(f"cannot read dataset file {data_path} ({type(exc).__name__}: {exc}); it is "
                               "corrupt or incomplete: delete it and re-run (the dataset rule rebuilds it "
                               "from its checksummed source)") from exc
-    images = _as_nhwc_uint8(images, f"{data_path} test_images")
-    if images.shape[1:3] != (28, 28):
-        raise EvaluationError(f"{data_path} test_images must be 28x28, got {list(images.shape)}")
+    images = _as_nhwc_uint8(images, f"{data_path} test_images", dataset)
+    size = 28 if dataset in MNIST_FAMILY else CELEBA_SIZE
+    if images.shape[1:3] != (size, size):
+        raise EvaluationError(f"{data_path} test_images must be {size}x{size} ({dataset}), got {list(images.shape)}")
     check_test_images_belong_to(dataset, images, data_path)
     return images
 
@@ -179,7 +216,7 @@ def check_test_images_belong_to(dataset: str, images: np.ndarray, data_path) -> 
         return
     digest = array_sha256(images)
     for other, sums in CHECKSUMS.items():
-        if other != dataset and digest == sums["test_images"]:
+        if other != dataset and digest == sums.get("test_images"):
             raise EvaluationError(
                 f"{data_path} holds the {other} test split but the run's dataset is {dataset}; "
                 f"score it against results/data/{dataset}.npz"
@@ -330,6 +367,50 @@ def class_stats(logits: torch.Tensor) -> tuple[list[float], int, float]:
     return [float(v) for v in hist], covered, max(kl, 0.0)
 
 
+# --------------------------------------------------------------------------- evaluator networks
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """The network samples are scored with, and where it runs.
+
+    ``net.forward_all(uint8 NCHW)`` gives (features, logits) in one pass; ``net.num_features``
+    and ``net.num_classes`` size them. ``kind`` + ``sha`` (the weight file's sha256) name the
+    feature space: ``<kind>:<sha8>`` in metrics.json, and the reference-statistics cache key.
+    """
+
+    net: torch.nn.Module
+    sha: str
+    kind: str            # mnist-net, fashion-mnist-net, inception-v3-tf, inception-v3-test
+    device: torch.device
+    batch: int = BATCH
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.sha[:8]}"
+
+
+def dataset_evaluator(dataset: str, device: torch.device) -> Evaluator:
+    """The MNIST family's own committed network (metrics.mnist_net)."""
+    net, sha = load_mnist_net(device=device, dataset=dataset)
+    return Evaluator(net, sha, evaluator_info(dataset).name, device)
+
+
+def resolve_inception_weights(path: str | Path | None) -> tuple[Path | None, str]:
+    """(weights path, '') when usable, else (None, reason); see metrics.inception_weights."""
+    return find_inception_weights(path, Path(torch.hub.get_dir()))
+
+
+def inception_evaluator(weights: str | Path | None, device: torch.device) -> Evaluator:
+    """Inception-v3 from the local weight file (explicit path > $GANBENCH_INCEPTION_WEIGHTS > torch
+    hub cache); InceptionWeightsError saying where to put the file when there is none."""
+    path, reason = resolve_inception_weights(weights)
+    if path is None:
+        raise InceptionWeightsError(reason)
+    net, sha = load_inception_net(path, device)
+    return Evaluator(net, sha, net.kind, device, INCEPTION_BATCH)
+
+
 # --------------------------------------------------------------------------- reference statistics
 
 
@@ -346,33 +427,34 @@ def reference_cache_name(dataset: str, net_name: str, sha: str, view: str, data_
     return f"{dataset}_{net_name}-{sha[:16]}_test-{view}-{data_sha[:16]}_v{CACHE_VERSION}.npz"
 
 
-def reference_stats(net, sha: str, real: np.ndarray, cache_dir: str | Path | None,
-                    device: torch.device, view: str = "plain",
-                    dataset: str = "mnist") -> dict[str, torch.Tensor]:
-    """Features/logits of the real test set (in its ``view``), torchmetrics' FID state for it,
-    its k-NN radii and mean pairwise distance; cached in ``cache_dir`` keyed by the dataset, the
-    evaluator's sha256 and the sha256 of the real images scored (a different network, dataset
-    or view never reads a stale cache)."""
+REFERENCE_KEYS = ("features", "logits", "fid_sum", "fid_cov_sum", "fid_n", "knn_r2", "pairdist_mean")
+
+
+def reference_stats(evaluator: Evaluator, real: np.ndarray, cache_dir: str | Path | None,
+                    view: str = "plain", dataset: str = "mnist") -> dict[str, torch.Tensor]:
+    """Features/logits of the real test set (in its ``view``, as the network takes it),
+    torchmetrics' FID state for it, its k-NN radii and mean pairwise distance; cached in
+    ``cache_dir`` keyed by the dataset, the network kind and its weights' sha256, the view and
+    the sha256 of the real images scored (a different network, dataset or view never reads a
+    stale cache)."""
+    device, sha = evaluator.device, evaluator.sha
     data_sha = array_sha256(real)
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / reference_cache_name(dataset, evaluator_info(dataset).name, sha, view, data_sha)
+        path = Path(cache_dir) / reference_cache_name(dataset, evaluator.kind, sha, view, data_sha)
         if path.is_file():
             try:
                 with np.load(path, allow_pickle=False) as npz:
                     if (str(npz["evaluator_sha256"]) == sha and str(npz["data_sha256"]) == data_sha
                             and str(npz["dataset"]) == dataset
                             and int(npz["version"]) == CACHE_VERSION):
-                        return {k: torch.from_numpy(npz[k]).to(device)
-                                for k in ("features", "logits", "fid_sum", "fid_cov_sum", "fid_n",
-                                          "knn_r2", "pairdist_mean")}
+                        return {k: torch.from_numpy(npz[k]).to(device) for k in REFERENCE_KEYS}
             except Exception:  # noqa: BLE001 - unreadable cache: rebuild it
                 pass
-    x = to_nchw(real)
-    memo = ForwardMemo(net)
-    fid = _fid_metric(MnistFeatureExtractor(net, "features", memo)).to(device)
+    memo = ForwardMemo(evaluator.net)
+    fid = _fid_metric(MnistFeatureExtractor(evaluator.net, "features", memo)).to(device)
     feat_batches, logit_batches = [], []
-    for xb in batches(x, device):
+    for xb in batches(to_nchw(real), device, evaluator.batch):
         fid.update(xb, real=True)
         f, l = memo(xb)
         feat_batches.append(f)
@@ -397,120 +479,25 @@ def reference_stats(net, sha: str, real: np.ndarray, cache_dir: str | Path | Non
     return {k: v.to(device) for k, v in stats.items()}
 
 
-# --------------------------------------------------------------------------- Inception-v3 (optional)
-
-
-def resolve_inception_weights(path: str | Path | None) -> tuple[Path | None, str]:
-    """(weights path, '') when usable, else (None, reason); see metrics.inception_weights."""
-    return find_inception_weights(path, Path(torch.hub.get_dir()))
-
-
-def inception_metrics(images28: np.ndarray, real: np.ndarray, weights: str | Path | None,
-                      cache_dir: str | Path | None, seed: int, device: torch.device, view: str = "plain"):
-    """({metric: value}, {metric: extractor}, {metric: skip reason})."""
-    from torchmetrics.utilities.imports import _TORCH_FIDELITY_AVAILABLE
-
-    path, reason = resolve_inception_weights(weights)
-    if path is not None and not _TORCH_FIDELITY_AVAILABLE:
-        reason = f"torch-fidelity is not installed (needed for Inception-v3 with weights {path})"
-    elif path is None and not _TORCH_FIDELITY_AVAILABLE:
-        reason = f"torch-fidelity is not installed; {reason}"
-    if reason:
-        return ({m: None for m in INCEPTION_METRICS}, {m: "inception-v3-tf" for m in INCEPTION_METRICS},
-                {m: reason for m in INCEPTION_METRICS})
-    wsha = file_sha256(path)
-    name = f"inception-v3-tf:{wsha[:8]}"
-    try:
-        values = _inception_scores(images28, real, path, wsha, cache_dir, seed, device, view)
-    except Exception as exc:  # noqa: BLE001 - e.g. a weight file that is not the FID Inception
-        reason = f"Inception-v3 with {path} failed: {type(exc).__name__}: {exc}".replace("\n", " ")
-        return ({m: None for m in INCEPTION_METRICS}, {m: name for m in INCEPTION_METRICS},
-                {m: reason for m in INCEPTION_METRICS})
-    return values, {m: name for m in INCEPTION_METRICS}, {}
-
-
-def _inception_scores(images28, real, path, wsha, cache_dir, seed, device, view):
-    from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
-    from torchmetrics.image.inception import InceptionScore
-
-    def rgb(images):  # uint8 NHWC gray -> uint8 NCHW RGB; the extractor resizes to 299 itself
-        return to_nchw(images).expand(-1, 3, -1, -1).contiguous()
-
-    with quiet_torchmetrics():
-        fid = FrechetInceptionDistance(feature=2048, reset_real_features=False, normalize=False,
-                                       feature_extractor_weights_path=str(path), antialias=False).to(device)
-        logits_net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["logits_unbiased"],
-                                        feature_extractor_weights_path=str(path), antialias=False)
-        isc = InceptionScore(feature=logits_net, splits=IS_SPLITS).to(device)
-    data_sha = array_sha256(real)
-    cache = None
-    if cache_dir is not None:
-        cache = Path(cache_dir) / f"inception-{wsha[:16]}_test-{view}-{data_sha[:16]}_v{CACHE_VERSION}.npz"
-    if cache is not None and cache.is_file():
-        with np.load(cache) as npz:
-            fid.real_features_sum = torch.from_numpy(npz["fid_sum"]).to(device)
-            fid.real_features_cov_sum = torch.from_numpy(npz["fid_cov_sum"]).to(device)
-            fid.real_features_num_samples = torch.from_numpy(npz["fid_n"]).to(device)
-    else:
-        for xb in batches(rgb(real), device, 100):
-            fid.update(xb, real=True)
-        if cache is not None:
-            arrays = {"fid_sum": fid.real_features_sum.cpu().numpy(),
-                      "fid_cov_sum": fid.real_features_cov_sum.cpu().numpy(),
-                      "fid_n": fid.real_features_num_samples.cpu().numpy()}
-            write_atomically(cache, lambda fh: np.savez(fh, **arrays))
-    fake = rgb(images28)
-    for xb in batches(fake, device, 100):
-        fid.update(xb, real=False)
-        isc.update(xb)
-    with seeded(seed, device):
-        fid_value = float(fid.compute())
-        is_mean, is_std = isc.compute()
-    return {"fid_inception": fid_value, "is_inception_mean": float(is_mean), "is_inception_std": float(is_std)}
-
-
 # --------------------------------------------------------------------------- scoring
 
 
-def score_images(
-    images: np.ndarray,
-    data_path: str | Path,
-    cache_dir: str | Path | None,
-    seed: int = 0,
-    image_size: int = 28,
-    inception_weights: str | Path | None = None,
-    dataset: str = "mnist",
-    device: str | torch.device | None = None,
-    inception: bool = True,
-    inception_device: str | torch.device | None = None,
-) -> dict:
-    """Score uint8 [N, 28, 28, 1] (or [N, 28, 28]) samples; returns the metrics.json dict.
+def network_scores(evaluator: Evaluator, images: np.ndarray, real: np.ndarray, view: str,
+                   cache_dir: str | Path | None, seed: int, dataset: str) -> tuple[dict, torch.Tensor, dict]:
+    """Score ``images`` against ``real`` (both uint8 NHWC, as the network takes them) in the
+    evaluator's feature space: ({fid, kid_*, is_*, precision, recall, density, coverage,
+    diversity}, the samples' logits, the sample counts used).
 
-    ``images`` are already at 28x28 (see :func:`to_mnist_resolution`); ``image_size`` is
-    the resolution they were generated at, which picks the real reference view
-    (:func:`reference_view`). ``cache_dir=None`` computes the reference without caching.
+    FID, KID and IS are torchmetrics' with the network as custom feature module; each batch
+    goes through the network once (a shared :class:`ForwardMemo`), and the k-NN metrics and the
+    diversity reuse those features. The real side comes from :func:`reference_stats`.
     """
-    t0 = time.time()
-    check_dataset(dataset)
-    images = _as_nhwc_uint8(images)
-    if images.shape[1:3] != (28, 28):
-        raise EvaluationError(
-            f"score_images wants 28x28 images, got {list(images.shape)}; map them with to_mnist_resolution"
-        )
-    n = images.shape[0]
-    if n < MIN_SAMPLES:
-        raise EvaluationError(f"need at least {MIN_SAMPLES} samples to score, got {n}")
-    device = torch.device(device) if device is not None else default_device()
-    real, view = reference_view(load_real_test_images(data_path, dataset), int(image_size))
-    net, sha = load_mnist_net(device=device, dataset=dataset)
-    mnist_name = f"{evaluator_info(dataset).name}:{sha[:8]}"
-    ref = reference_stats(net, sha, real, cache_dir, device, view, dataset)
-    n_real = real.shape[0]
-
     from torchmetrics.image.inception import InceptionScore
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    x = to_nchw(images)
+    device, net = evaluator.device, evaluator.net
+    ref = reference_stats(evaluator, real, cache_dir, view, dataset)
+    n, n_real = images.shape[0], real.shape[0]
     memo = ForwardMemo(net)  # one forward per batch, shared by FID, KID, IS and the k-NN metrics
     with quiet_torchmetrics():
         fid = _fid_metric(MnistFeatureExtractor(net, "features", memo)).to(device)
@@ -524,7 +511,7 @@ def score_images(
     fid.real_features_num_samples = ref["fid_n"].clone()
     kid.real_features = [ref["features"]]
     feat_batches, logit_batches = [], []
-    for xb in batches(x, device):
+    for xb in batches(to_nchw(images), device, evaluator.batch):
         fid.update(xb, real=False)
         kid.update(xb, real=False)
         isc.update(xb)
@@ -539,8 +526,6 @@ def score_images(
     with seeded(seed, device):
         is_mean, is_std = (float(v) for v in isc.compute())
 
-    hist, covered, kl = class_stats(logits)
-
     # k-NN metrics on equally many real and fake samples (<= PRDC_MAX each).
     m = min(n, n_real, PRDC_MAX)
     fake_idx = torch.from_numpy(subset_indices(n, m, seed, 0)).to(device)
@@ -553,37 +538,131 @@ def score_images(
 
     div_idx = torch.from_numpy(subset_indices(n, DIVERSITY_N, seed, 3)).to(device)
     diversity = mean_pairwise_distance(feats[div_idx]) / float(ref["pairdist_mean"])
+    values = {"fid": fid_value, "kid_mean": kid_mean, "kid_std": kid_std, "is_mean": is_mean, "is_std": is_std,
+              **pr, "diversity": diversity}
+    counts = {"prdc_n": int(m), "kid_subset_size": int(subset_size), "diversity_n": int(min(n, DIVERSITY_N))}
+    return values, logits, counts
 
-    if inception:
-        inc_device = torch.device(inception_device) if inception_device is not None else device
-        inc_values, inc_extractors, skipped = inception_metrics(
-            images, real, inception_weights, cache_dir, seed, inc_device, view)
+
+def to_rgb(images: np.ndarray) -> np.ndarray:
+    """uint8 NHWC grayscale -> RGB (the channel repeated), for Inception-v3."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+def inception_metrics(images: np.ndarray, real: np.ndarray, weights: str | Path | None,
+                      cache_dir: str | Path | None, seed: int, device: torch.device, view: str = "plain",
+                      dataset: str = "mnist"):
+    """The MNIST family's optional Inception-v3 FID / IS (grayscale repeated to RGB):
+    ({metric: value}, {metric: extractor}, {metric: skip reason}); never an error."""
+    try:
+        evaluator = inception_evaluator(weights, device)
+    except InceptionWeightsError as exc:
+        return inception_skipped("inception-v3-tf", str(exc))
+    try:
+        values, _, _ = network_scores(evaluator, to_rgb(images), to_rgb(real), view, cache_dir, seed, dataset)
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory: the small network's numbers still stand
+        return inception_skipped(evaluator.name, f"Inception-v3 ({evaluator.name}) failed: "
+                                                 f"{type(exc).__name__}: {exc}".replace("\n", " "))
+    named = {"fid_inception": values["fid"], "is_inception_mean": values["is_mean"],
+             "is_inception_std": values["is_std"]}
+    return named, dict.fromkeys(INCEPTION_METRICS, evaluator.name), {}
+
+
+def inception_skipped(name: str, reason: str):
+    return (dict.fromkeys(INCEPTION_METRICS), dict.fromkeys(INCEPTION_METRICS, name),
+            dict.fromkeys(INCEPTION_METRICS, reason))
+
+
+def device_settings(device: torch.device, inception_device: torch.device | None) -> dict:
+    """Where the networks ran: settings.device (the dataset's evaluator), settings.inception_device
+    (Inception-v3; None when it did not run) and, for a GPU, its name."""
+    out = {"device": str(device), "inception_device": None if inception_device is None else str(inception_device)}
+    for d in {device, inception_device} - {None}:
+        if d.type == "cuda" and torch.cuda.is_available():
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+            out["gpu"] = f"{torch.cuda.get_device_name(d)} (CUDA_VISIBLE_DEVICES={visible})"
+    return out
+
+
+def score_images(
+    images: np.ndarray,
+    data_path: str | Path,
+    cache_dir: str | Path | None,
+    seed: int = 0,
+    image_size: int = 28,
+    inception_weights: str | Path | None = None,
+    dataset: str = "mnist",
+    device: str | torch.device | None = None,
+    inception: bool = True,
+    inception_device: str | torch.device | None = None,
+) -> dict:
+    """Score samples as the evaluator takes them; returns the metrics.json dict.
+
+    MNIST family: uint8 [N, 28, 28, 1] (or [N, 28, 28]), already at 28x28 (see
+    :func:`to_mnist_resolution`); ``image_size`` is the resolution they were generated at,
+    which picks the real reference view (:func:`reference_view`). The dataset's network runs
+    on ``device``; the optional Inception-v3 extras (``inception=True``) on ``inception_device``.
+
+    CelebA: uint8 [N, S, S, 3], S = ``image_size`` (32 or 64), scored with Inception-v3 from
+    ``inception_weights`` (else $GANBENCH_INCEPTION_WEIGHTS, else the torch hub cache) on
+    ``inception_device`` (default ``device``); no weight file is an error.
+
+    ``cache_dir=None`` computes the reference without caching.
+    """
+    t0 = time.time()
+    check_dataset(dataset)
+    images = _as_nhwc_uint8(images, dataset=dataset)
+    expected = (28, 28) if dataset in MNIST_FAMILY else (image_size, image_size)
+    if images.shape[1:3] != expected:
+        hint = "map them with to_mnist_resolution" if dataset in MNIST_FAMILY else "image_size must match the samples"
+        raise EvaluationError(f"score_images wants {expected[0]}x{expected[1]} {dataset} images, "
+                              f"got {list(images.shape)}; {hint}")
+    n = images.shape[0]
+    if n < MIN_SAMPLES:
+        raise EvaluationError(f"need at least {MIN_SAMPLES} samples to score, got {n}")
+    device = torch.device(device) if device is not None else default_device()
+    inc_device = torch.device(inception_device) if inception_device is not None else device
+    real, view = reference_view(load_real_test_images(data_path, dataset), int(image_size), dataset)
+
+    if dataset in INCEPTION_ONLY:
+        try:
+            evaluator = inception_evaluator(inception_weights, inc_device)
+        except InceptionWeightsError as exc:
+            raise EvaluationError(f"{dataset} is scored with Inception-v3: {exc}") from exc
+        values, _, counts = network_scores(evaluator, images, real, view, cache_dir, seed, dataset)
+        values.update(dict.fromkeys(CLASS_METRICS + INCEPTION_METRICS))
+        extractor = dict.fromkeys(METRIC_NAMES, evaluator.name)
+        skipped = {**dict.fromkeys(CLASS_METRICS, NO_CLASSES),
+                   **dict.fromkeys(INCEPTION_METRICS, f"{dataset} is scored with Inception-v3 throughout: "
+                                                      "see fid, is_mean, is_std")}
+        hist, devices = None, device_settings(evaluator.device, evaluator.device)
     else:
-        inc_values = {m: None for m in INCEPTION_METRICS}
-        inc_extractors = {m: "inception-v3-tf" for m in INCEPTION_METRICS}
-        skipped = {m: "not computed for learning-curve points" for m in INCEPTION_METRICS}
-
-    values = {
-        "fid": fid_value, "kid_mean": kid_mean, "kid_std": kid_std, "is_mean": is_mean, "is_std": is_std,
-        **pr, "classes_covered": covered, "class_kl": kl, "diversity": diversity, **inc_values,
-    }
-    metrics = {name: values[name] for name in METRIC_NAMES}
-    extractor = {name: inc_extractors.get(name, mnist_name) for name in METRIC_NAMES}
+        evaluator = dataset_evaluator(dataset, device)
+        values, logits, counts = network_scores(evaluator, images, real, view, cache_dir, seed, dataset)
+        hist, values["classes_covered"], values["class_kl"] = class_stats(logits)
+        if inception:
+            inc_values, inc_extractors, skipped = inception_metrics(
+                images, real, inception_weights, cache_dir, seed, inc_device, view, dataset)
+        else:
+            inc_values, inc_extractors, skipped = inception_skipped(
+                "inception-v3-tf", "not computed for learning-curve points")
+        values.update(inc_values)
+        extractor = {name: inc_extractors.get(name, evaluator.name) for name in METRIC_NAMES}
+        devices = device_settings(evaluator.device, inc_device if inception and not skipped else None)
     return {
-        "metrics": metrics,
+        "metrics": {name: values[name] for name in METRIC_NAMES},
         "extractor": extractor,
         "skipped": skipped,
         "class_hist": hist,
         "n_samples": int(n),
-        "n_real": int(n_real),
-        "evaluator_sha256": sha,
+        "n_real": int(real.shape[0]),
+        "evaluator_sha256": evaluator.sha,
         "settings": {
             "dataset": dataset, "reference": f"{dataset} test split ({view})", "image_size": int(image_size),
-            "seed": int(seed), "device": str(device), "knn_k": KNN_K,
-            "inception_device": str(inception_device if inception_device is not None else device),
-            "prdc_n": int(m), "kid_subsets": KID_SUBSETS, "kid_subset_size": int(subset_size),
-            "is_splits": IS_SPLITS, "diversity_n": int(min(n, DIVERSITY_N)),
-            "covered_min_share": COVERED_MIN_SHARE,
+            "seed": int(seed), **devices, "knn_k": KNN_K, "prdc_n": counts["prdc_n"],
+            "kid_subsets": KID_SUBSETS, "kid_subset_size": counts["kid_subset_size"],
+            "is_splits": IS_SPLITS, "diversity_n": counts["diversity_n"],
+            "covered_min_share": COVERED_MIN_SHARE if dataset in MNIST_FAMILY else None,
         },
         "seconds": round(time.time() - t0, 3),
     }
@@ -607,13 +686,15 @@ def load_spec(run_dir: str | Path) -> dict:
     if missing:
         raise EvaluationError(f"{spec_path} lacks {', '.join(missing)}")
     check_dataset(spec["dataset"])
-    if spec.get("channels", 1) != 1:
-        raise EvaluationError(f"{spec_path}: channels = {spec['channels']}, but MNIST has 1")
+    channels = DATASET_CHANNELS[spec["dataset"]]
+    if spec.get("channels", channels) != channels:
+        raise EvaluationError(f"{spec_path}: channels = {spec['channels']}, but {spec['dataset']} has {channels}")
     return spec
 
 
 def load_samples(samples_path: Path, spec: dict, expected: int | None) -> np.ndarray:
-    """uint8 [N, 28, 28, 1] from a samples npz, validated; the error names the file and the fix."""
+    """The samples of a samples npz as the evaluator takes them (:func:`as_scored`), validated;
+    the error names the file and the fix."""
     rerun = "delete it and re-run the training job (snakemake re-runs it)"
     if not samples_path.is_file():
         raise EvaluationError(f"{samples_path} is missing; {rerun}")
@@ -627,7 +708,10 @@ def load_samples(samples_path: Path, spec: dict, expected: int | None) -> np.nda
         raise
     except Exception as exc:  # noqa: BLE001 - unreadable/corrupt npz is bad input
         raise EvaluationError(f"cannot read {samples_path} ({type(exc).__name__}: {exc}); {rerun}") from exc
-    images = to_mnist_resolution(images, int(spec["image_size"]))
+    try:
+        images = as_scored(images, int(spec["image_size"]), spec.get("dataset", "mnist"))
+    except EvaluationError as exc:
+        raise EvaluationError(f"{samples_path}: {exc}; {rerun}") from exc
     if isinstance(expected, int) and expected != images.shape[0]:
         raise EvaluationError(f"{samples_path} holds {images.shape[0]} images but the spec asks for "
                               f"{expected}; {rerun}")
@@ -662,17 +746,23 @@ def curve_files(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0, device=None) -> list[dict]:
+
+
+def score_curve(run_dir, spec: dict, data_path, cache_dir, seed: int = 0, device=None,
+                inception_weights=None, inception_device=None) -> list[dict]:
     """One point per curve sample file: step, fraction of training, n, and CURVE_METRICS.
 
     Every point of a run uses the same noise and sample count (spec curve_samples), so
     points compare like with like; they are not comparable with the 10k end-of-run scores.
+    Points are scored with the run's evaluator network (CelebA: Inception-v3) like the final
+    samples, without the MNIST family's optional Inception extras.
     """
     points = []
     for step, path in curve_files(run_dir):
         images = load_samples(path, spec, spec.get("curve_samples"))
         scored = score_images(images, data_path, cache_dir, seed=seed, image_size=int(spec["image_size"]),
-                              dataset=spec["dataset"], inception=False, device=device)
+                              dataset=spec["dataset"], inception=False, device=device,
+                              inception_weights=inception_weights, inception_device=inception_device)
         point = {"step": step, "fraction": step / spec["steps"] if spec.get("steps") else None,
                  "n": int(images.shape[0])}
         point.update({name: scored["metrics"][name] for name in CURVE_METRICS})
@@ -691,7 +781,8 @@ def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_we
     t0 = time.time()
     spec = load_spec(run_dir)
     status = read_status(run_dir)
-    curve = score_curve(run_dir, spec, data_path, cache_dir, seed, device=device)
+    curve = score_curve(run_dir, spec, data_path, cache_dir, seed, device=device,
+                        inception_weights=inception_weights, inception_device=inception_device)
     if status["status"] == "diverged":
         result = {"status": "diverged", "diverged_step": status.get("step"),
                   "reason": status.get("reason", ""), "metrics": {}, "extractor": {}}
@@ -727,17 +818,18 @@ def gpu_for_inception(n_gpus: int):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run-dir", required=True, type=Path)
-    p.add_argument("--data", required=True, type=Path, help="dataset npz (results/data/mnist.npz)")
+    p.add_argument("--data", required=True, type=Path, help="dataset npz (results/data/<dataset>.npz)")
     p.add_argument("--cache-dir", type=Path, default=None, help="reference-statistics cache folder")
     p.add_argument("--out", type=Path, default=None, help="metrics.json (default: RUN_DIR/metrics.json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inception-weights", default=None,
-                   help=f"Inception-v3 FID weight file (else ${INCEPTION_ENV} or the torch hub cache)")
+                   help=f"Inception-v3 FID weight file (else ${INCEPTION_ENV} or the torch hub cache); "
+                        "required for CelebA, optional extras for the MNIST family")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's, i.e. OMP_NUM_THREADS when set)")
     p.add_argument("--gpus", type=int, default=0,
-                   help="GPUs the study may claim: Inception-v3 (when its weights are present) runs on a "
-                        "claimed GPU; the small dataset networks always run on the CPU")
+                   help="GPUs the study may claim: Inception-v3 (when its weights are present; all of CelebA's "
+                        "scoring) runs on a claimed GPU; the small dataset networks always run on the CPU")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -748,14 +840,16 @@ def main(argv: list[str] | None = None) -> int:
             result = evaluate_run(args.run_dir, args.data, args.cache_dir, out, args.seed, args.inception_weights,
                                   device="cpu", inception_device=inception_device)
         except (EvaluationError, EvaluatorWeightsError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
             return 2
     m = result["metrics"]
     if result["status"] == "diverged":
         print(f"{result['run_id']}: diverged at step {result['diverged_step']}: no quality score -> {out}")
         return 0
+    classes = "n/a" if m["classes_covered"] is None else m["classes_covered"]
     print(f"{result['run_id']}: fid {m['fid']:.3f} is {m['is_mean']:.3f} precision {m['precision']:.3f} "
-          f"recall {m['recall']:.3f} classes {m['classes_covered']} ({result['seconds']:.1f}s) -> {out}")
+          f"recall {m['recall']:.3f} classes {classes} ({result['seconds']:.1f}s, {result['extractor']['fid']}) "
+          f"-> {out}")
     return 0
 
 

@@ -75,6 +75,7 @@ class MnistNet(nn.Module):
     """conv5x5(16)-BN-ReLU-pool, conv5x5(32)-BN-ReLU-pool, fc(128)-ReLU [features], fc(10) [logits]."""
 
     num_features = NUM_FEATURES
+    num_classes = NUM_CLASSES
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
         super().__init__()
@@ -128,7 +129,7 @@ class ForwardMemo:
     the outputs). A hit needs the very same tensor object, unmodified (``_version``).
     """
 
-    def __init__(self, net: MnistNet) -> None:
+    def __init__(self, net: nn.Module) -> None:
         self.net = net
         self._x: torch.Tensor | None = None
         self._version = -1
@@ -149,9 +150,11 @@ class MnistFeatureExtractor(nn.Module):
     ``output="logits"`` gives the 10 class logits (Inception Score, which
     applies the softmax itself). It never leaves eval mode and has
     ``num_features`` so torchmetrics need not probe it with a random input.
+    Any network with ``forward_all``, ``num_features`` and ``num_classes`` serves
+    (metrics.inception_net.InceptionNet too).
     """
 
-    def __init__(self, net: MnistNet, output: str = "features", memo: ForwardMemo | None = None) -> None:
+    def __init__(self, net: nn.Module, output: str = "features", memo: ForwardMemo | None = None) -> None:
         super().__init__()
         if output not in ("features", "logits"):
             raise ValueError(f"output must be 'features' or 'logits', got {output!r}")
@@ -160,7 +163,7 @@ class MnistFeatureExtractor(nn.Module):
         self.net = net
         self.output = output
         self.memo = memo
-        self.num_features = NUM_FEATURES if output == "features" else NUM_CLASSES
+        self.num_features = net.num_features if output == "features" else net.num_classes
         self.eval()
 
     def train(self, mode: bool = True) -> "MnistFeatureExtractor":

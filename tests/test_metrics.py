@@ -399,8 +399,6 @@ def test_learning_curve_points_compare_like_with_like(tmp_path, mnist, data_path
 
 
 def test_inception_skipped_with_reason_when_unavailable(tmp_path, monkeypatch, mnist):
-    from torchmetrics.utilities import imports
-
     monkeypatch.delenv(ev.INCEPTION_ENV, raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     imgs = mnist["test_images"][:50]
@@ -408,10 +406,11 @@ def test_inception_skipped_with_reason_when_unavailable(tmp_path, monkeypatch, m
     assert all(v is None for v in values.values())
     assert set(skipped) == set(ev.INCEPTION_METRICS)
     assert "no Inception-v3 weights" in skipped["fid_inception"]
-    if not imports._TORCH_FIDELITY_AVAILABLE:
-        assert "torch-fidelity is not installed" in skipped["fid_inception"]
     _, _, skipped = ev.inception_metrics(imgs, imgs, tmp_path / "nope.pth", None, 0, torch.device("cpu"))
     assert "nope.pth" in skipped["is_inception_mean"]
+    (tmp_path / "junk.pth").write_bytes(b"not a weight file")  # a broken file: skipped, never an error
+    _, _, skipped = ev.inception_metrics(imgs, imgs, tmp_path / "junk.pth", None, 0, torch.device("cpu"))
+    assert "junk.pth is not the FID Inception-v3 state dict" in skipped["fid_inception"]
 
 
 def test_inception_weights_are_found_locally(tmp_path, monkeypatch):
@@ -457,20 +456,29 @@ def test_inception_runs_on_a_claimed_gpu_and_the_small_network_on_the_cpu(tmp_pa
         assert os.environ["CUDA_VISIBLE_DEVICES"] == "" and device.type == "cpu"
 
 
-def test_inception_values_are_reported_with_their_extractor(tmp_path, monkeypatch, mnist):
-    """Plumbing only (torch-fidelity and the weights are not available offline)."""
-    from torchmetrics.utilities import imports
+def test_inception_extras_are_scored_like_celeba_and_named(tmp_path, mnist):
+    """MNIST's optional Inception-v3 FID/IS go through the same scoring as CelebA's (grayscale
+    repeated to RGB; here the small test network), named by the Inception weight file; the
+    mnist-net numbers do not change with them."""
+    from metrics.inception_net import write_test_network
 
-    weights = tmp_path / "w.pth"
-    weights.write_bytes(b"weights")
-    monkeypatch.setattr(imports, "_TORCH_FIDELITY_AVAILABLE", True)
-    monkeypatch.setattr(ev, "_inception_scores", lambda *a: {
-        "fid_inception": 1.5, "is_inception_mean": 2.0, "is_inception_std": 0.1})
-    imgs = mnist["test_images"][:50]
-    values, extractors, skipped = ev.inception_metrics(imgs, imgs, weights, None, 0, torch.device("cpu"))
-    assert values == {"fid_inception": 1.5, "is_inception_mean": 2.0, "is_inception_std": 0.1}
-    assert skipped == {}
-    assert extractors["fid_inception"] == f"inception-v3-tf:{file_sha256(weights)[:8]}"
+    weights = write_test_network(tmp_path / "inception_test_net.pt")
+    data = tmp_path / "mnist_subset.npz"  # a small reference: the Inception side scores it too
+    np.savez(data, test_images=mnist["test_images"][:300])
+    samples, cache = mnist["train_images"][:200], tmp_path / "cache"
+    with_inc = ev.score_images(samples, data, cache, inception_weights=weights, device="cpu")
+    without = ev.score_images(samples, data, cache, inception=False, device="cpu")
+    m = with_inc["metrics"]
+    print(f"Inception extras (test network): {json.dumps({k: m[k] for k in ev.INCEPTION_METRICS})}")
+    assert with_inc["skipped"] == {} and m["fid_inception"] > 0
+    assert all(math.isfinite(m[k]) for k in ev.INCEPTION_METRICS) and m["is_inception_mean"] >= 1.0
+    sha8 = file_sha256(weights)[:8]
+    assert {with_inc["extractor"][k] for k in ev.INCEPTION_METRICS} == {f"inception-v3-test:{sha8}"}
+    assert with_inc["settings"]["inception_device"] == "cpu" and without["settings"]["inception_device"] is None
+    others = [k for k in ev.METRIC_NAMES if k not in ev.INCEPTION_METRICS]
+    assert {k: m[k] for k in others} == {k: without["metrics"][k] for k in others}
+    names = sorted(p.name for p in cache.iterdir())
+    assert [n.split("-")[0] for n in names] == ["mnist_inception", "mnist_mnist"], names
 
 
 # --------------------------------------------------------------------------- Fashion-MNIST's network

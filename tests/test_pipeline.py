@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -239,4 +240,82 @@ def test_fashion_smoke_pipeline_end_to_end(fashion_smoke):
     html = (fashion_smoke / "reports" / "fashion_smoke" / "index.html").read_text()
     assert "ganbench report: fashion_smoke (Fashion-MNIST)" in html
     for run in FASHION_RUNS:
+        assert run in html
+
+
+CELEBA_CONFIG = REPO / "config" / "celeba_smoke.yaml"
+CELEBA_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0",
+              "tensorflow-dcgan_blog-basic-s0", "tensorflow-dcgan_blog-s0"]
+
+
+def celeba_config(tmp_path: Path, celeba_dir: Path, weights: Path | None) -> Path:
+    config = yaml.safe_load(CELEBA_CONFIG.read_text())
+    config["data"]["celeba_dir"] = str(celeba_dir)
+    config["inception_weights"] = str(weights) if weights else None
+    path = tmp_path / "celeba_smoke.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_celeba_without_inception_weights_stops_before_any_job(tmp_path, monkeypatch):
+    from celeba_helpers import make_synthetic_celeba
+
+    folder = make_synthetic_celeba(tmp_path / "celeba", n=20)
+    hub = tmp_path / "empty_torch_home"  # no hub cache with the weights, no env override
+    monkeypatch.setenv("TORCH_HOME", str(hub))
+    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(celeba_config(tmp_path, folder, None)),
+                     check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "pt_inception-2015-12-05-6726825d.pth" in out and str(hub / "hub" / "checkpoints") in out, out[-3000:]
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("*.npz"))
+
+
+@pytest.fixture(scope="module")
+def celeba_smoke(tmp_path_factory):
+    """The CelebA smoke study run for real on a synthetic folder of JPEGs, scored through the Inception
+    code path with a small random-weight Inception-shaped network (metrics.inception_net)."""
+    from celeba_helpers import make_synthetic_celeba
+    from metrics.inception_net import write_test_network
+
+    workdir = tmp_path_factory.mktemp("celeba_smoke")
+    folder = make_synthetic_celeba(workdir / "celeba", n=80, seed=3)
+    weights = workdir / "inception-test.pth"
+    write_test_network(weights, seed=0)
+    snakemake(workdir, "--cores", "2", "--configfile", str(celeba_config(workdir, folder, weights)))
+    return workdir, weights
+
+
+@pytest.mark.pipeline
+def test_celeba_smoke_pipeline_end_to_end(celeba_smoke):
+    from ganbench.data import load_dataset
+    from metrics.mnist_net import file_sha256
+
+    workdir, weights = celeba_smoke
+    data = load_dataset(workdir / "results" / "data" / "celeba.npz")
+    assert data["train_images"].shape == (72, 64, 64, 3) and data["test_images"].shape == (8, 64, 64, 3)
+    assert data["train_images"].dtype == np.uint8 and data["train_images"].std() > 10
+    study = workdir / "results" / "celeba_smoke"
+    assert sorted(p.name for p in (study / "runs").iterdir()) == CELEBA_RUNS
+    extractor = f"inception-v3-test:{file_sha256(weights)[:8]}"
+    for run in CELEBA_RUNS:
+        folder = study / "runs" / run
+        spec = json.loads((folder / "spec.json").read_text())
+        assert spec["dataset"] == "celeba" and spec["channels"] == 3 and spec["image_size"] == 64, run
+        with np.load(folder / "samples.npz") as npz:
+            assert npz["images"].shape == (40, 64, 64, 3), run
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["status"] == "ok" and metrics["settings"]["dataset"] == "celeba", run
+        assert metrics["extractor"]["fid"] == extractor and metrics["extractor"]["recall"] == extractor, run
+        m = metrics["metrics"]
+        assert np.isfinite(m["fid"]) and m["fid"] > 0 and np.isfinite(m["is_mean"]) and m["is_mean"] >= 1, run
+        assert m["classes_covered"] is None and "classes_covered" in metrics["skipped"], run
+        assert [p["step"] for p in metrics["curve"]] and all(np.isfinite(p["fid"]) for p in metrics["curve"]), run
+    summary = pd.read_csv(study / "summary.csv")
+    assert sorted(summary["run_id"]) == CELEBA_RUNS and set(summary["dataset"]) == {"celeba"}
+    assert summary["fid"].notna().all() and summary["classes_covered"].isna().all()
+    html = (workdir / "reports" / "celeba_smoke" / "index.html").read_text()
+    assert "ganbench report: celeba_smoke (CelebA)" in html and extractor in html
+    for run in CELEBA_RUNS:
         assert run in html

@@ -1,4 +1,6 @@
-"""A results folder that is not writable: a clear error before any job starts."""
+"""A results folder that is not writable, or a CelebA study without its Inception-v3 weights:
+a clear error before any job starts."""
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -7,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.preflight import NotWritable, check_writable
+from ganbench.preflight import MissingEvaluator, NotWritable, check_evaluator, check_writable
+from metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -67,3 +70,48 @@ def test_snakemake_stops_before_any_job(tmp_path, request):
     assert "No job was started" in out
     assert not (tmp_path / "results" / "data").exists()  # not even the dataset job ran
     assert "Finished jobid" not in out
+
+
+def test_celeba_without_inception_weights_names_the_lookup_and_the_place(tmp_path, monkeypatch):
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    hub = tmp_path / "hub"
+    with pytest.raises(MissingEvaluator) as err:
+        check_evaluator("celeba", None, hub=hub)
+    msg = str(err.value)
+    print(msg)
+    assert msg.startswith("dataset: celeba is scored with Inception-v3, and its weight file was not found.")
+    steps = ["1. the config's inception_weights / --inception-weights (not set)", f"2. ${INCEPTION_ENV} (not set)",
+             f"3. the torch hub cache: {hub / 'checkpoints' / INCEPTION_HUB_NAMES[0]}"]
+    assert all(s in msg for s in steps) and [msg.index(s) for s in steps] == sorted(msg.index(s) for s in steps)
+    assert f"Put {INCEPTION_HUB_NAMES[0]} in {hub / 'checkpoints'}/" in msg
+    assert "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" in msg
+    assert msg.endswith("No job was started.")
+    # A configured path that does not exist is an error even with the file in the hub cache.
+    (hub / "checkpoints").mkdir(parents=True)
+    (hub / "checkpoints" / INCEPTION_HUB_NAMES[0]).write_bytes(b"w")
+    check_evaluator("celeba", None, hub=hub)
+    with pytest.raises(MissingEvaluator, match=r"inception_weights / --inception-weights \(/nowhere/w.pth\)"):
+        check_evaluator("celeba", "/nowhere/w.pth", hub=hub)
+    monkeypatch.setenv(INCEPTION_ENV, str(tmp_path / "env.pth"))
+    with pytest.raises(MissingEvaluator, match=r"2\. \$GANBENCH_INCEPTION_WEIGHTS \(.*env.pth\)"):
+        check_evaluator("celeba", None, hub=hub)
+    (tmp_path / "env.pth").write_bytes(b"w")
+    check_evaluator("celeba", None, hub=hub)
+
+
+def test_mnist_studies_need_no_inception_weights(tmp_path, monkeypatch):
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    for dataset in ("mnist", "fashion_mnist"):  # their own networks; Inception's numbers are optional extras
+        check_evaluator(dataset, None, hub=tmp_path / "hub")
+        check_evaluator(dataset, str(tmp_path / "absent.pth"), hub=tmp_path / "hub")
+
+
+def test_celeba_without_torch_fidelity(tmp_path, monkeypatch):
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"w")
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch_fidelity" else find_spec(name, *a))
+    with pytest.raises(MissingEvaluator, match=r"needs torch-fidelity; it is not installed.*No job was started"):
+        check_evaluator("celeba", str(weights))
+    check_evaluator("mnist", None)

@@ -3,9 +3,13 @@
 A results folder Snakemake cannot write makes every job fail only when it writes
 its outputs, after minutes of training, with an error buried in its log; on a
 cluster, after a wait in the queue. ``check_writable`` says so up front instead.
+Likewise ``check_evaluator``: a CelebA study is scored with Inception-v3 only, so
+without its weight file (or torch-fidelity) every evaluate job would fail after
+its training.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +18,10 @@ from typing import Iterable
 
 class NotWritable(RuntimeError):
     pass
+
+
+class MissingEvaluator(RuntimeError):
+    """The network the study's dataset is scored with cannot be loaded here."""
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -58,3 +66,24 @@ def check_writable(folders: Iterable[str | os.PathLike], workdir: str | os.PathL
                         f"{sub} (inside the results folder) is not writable. Make it writable "
                         f"(chmod -R u+w {target}) or run the study from another folder "
                         "(snakemake --directory DIR). No job was started.")
+
+
+def check_evaluator(dataset: str, inception_weights: str | os.PathLike | None = None,
+                    hub: str | os.PathLike | None = None) -> None:
+    """Raise MissingEvaluator when ``dataset`` is scored with Inception-v3 only (CelebA) and its
+    weight file is not found (the config's ``inception_weights``, then $GANBENCH_INCEPTION_WEIGHTS,
+    then the torch hub cache) or torch-fidelity is not installed. The MNIST family ships its
+    networks: nothing to check (their Inception extras are optional)."""
+    from metrics.inception_weights import INCEPTION_ONLY_DATASETS, find_inception_weights, where_to_put_weights
+
+    if dataset not in INCEPTION_ONLY_DATASETS:
+        return
+    path, _ = find_inception_weights(inception_weights, hub)
+    if path is None:
+        raise MissingEvaluator(
+            f"dataset: {dataset} is scored with Inception-v3, and its weight file was not found. "
+            f"{where_to_put_weights(inception_weights, hub)} No job was started.")
+    if importlib.util.find_spec("torch_fidelity") is None:
+        raise MissingEvaluator(
+            f"dataset: {dataset} is scored with Inception-v3 (weights {path}), which needs torch-fidelity; "
+            "it is not installed: pip install -r requirements.txt (torch-fidelity==0.4.0). No job was started.")

@@ -1,6 +1,11 @@
-# Inception-v3 (when its weights are present) runs on a claimed GPU; the dataset's own small
-# network always runs on the CPU, so without Inception weights evaluation claims no GPU.
-EVAL_GPUS = N_GPUS if find_inception_weights()[0] is not None else 0
+import shlex
+
+# Inception-v3 scores CelebA (its weights are required: the Snakefile's onstart stops the study
+# without them) and adds FID/IS to the MNIST family when its weights are present; it runs on a
+# claimed GPU. The MNIST family's own small network always runs on the CPU, so without
+# Inception weights evaluation claims no GPU.
+INCEPTION_WEIGHTS = config.get("inception_weights")  # null: the job looks in $GANBENCH_INCEPTION_WEIGHTS, the hub
+EVAL_GPUS = N_GPUS if find_inception_weights(INCEPTION_WEIGHTS)[0] is not None else 0
 
 
 rule evaluate:
@@ -19,6 +24,7 @@ rule evaluate:
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.samples),
         gpus=EVAL_GPUS,
+        inception=f"--inception-weights {shlex.quote(str(INCEPTION_WEIGHTS))}" if INCEPTION_WEIGHTS else "",
     threads: 1
     resources:
         gpu=1 if EVAL_GPUS else 0,
@@ -26,4 +32,4 @@ rule evaluate:
         "../../environment.yml"
     shell:
         "OMP_NUM_THREADS={threads} python -m metrics.evaluate --run-dir {params.run_dir} --gpus {params.gpus}"
-        " --data {input.data} --cache-dir results/cache --out {output} > {log} 2>&1"
+        " {params.inception} --data {input.data} --cache-dir results/cache --out {output} > {log} 2>&1"
