@@ -232,7 +232,10 @@ def default_device() -> torch.device:
 
 def to_nchw(images_nhwc: np.ndarray) -> torch.Tensor:
     """uint8 NHWC array -> uint8 NCHW tensor with canonical contiguous strides."""
-    src = torch.from_numpy(np.ascontiguousarray(images_nhwc)).permute(0, 3, 1, 2)
+    arr = np.ascontiguousarray(images_nhwc)
+    if not arr.flags.writeable:  # e.g. a memory-mapped npz: torch wants writable memory to wrap
+        arr = arr.copy()
+    src = torch.from_numpy(arr).permute(0, 3, 1, 2)
     out = torch.empty(tuple(src.shape), dtype=src.dtype)
     return out.copy_(src)
 
