@@ -468,7 +468,7 @@ def group_arms(o: dict, g: dict, df: pd.DataFrame) -> list[dict]:
 
 def _fid_limit(rows: pd.DataFrame) -> float:
     for _, r in rows.iterrows():
-        limit = guard.run_verdict(r)[1]
+        limit = guard.run_limits(r)[0]
         if _num(limit) is not None:
             return limit
     return math.nan

@@ -97,11 +97,16 @@ def min_classes(dataset: str = "mnist") -> int | None:
     return CLASSES_BY_DATASET.get(dataset, MIN_CLASSES)
 
 
+def run_limits(row) -> tuple[float, int | None]:
+    """(FID limit, classes needed or None) of one run, by its dataset, model and resolution."""
+    dataset = _dataset_of(row)
+    return max_fid(row["model"], row["image_size"], dataset), min_classes(dataset)
+
+
 def run_verdict(row) -> tuple[str, float, int | None]:
     """(verdict, FID limit, classes needed) of one run against the per-run rule: 'passes', 'misses',
     'not measured', or the run's status when it did not finish ('diverged', 'failed')."""
-    dataset = _dataset_of(row)
-    limit, need = max_fid(row["model"], row["image_size"], dataset), min_classes(dataset)
+    limit, need = run_limits(row)
     if row["status"] != "ok":
         return str(row["status"]), limit, need
     fid = float(row["fid"]) if row.get("fid") is not None else math.nan
@@ -117,15 +122,8 @@ def run_verdict(row) -> tuple[str, float, int | None]:
 def failed_to_learn(rows: pd.DataFrame) -> pd.Series:
     """Per finished run: True when it diverged, or finished without learning by the per-run rule
     (FID over its threshold, or too few classes covered); unmeasured = False."""
-    datasets = rows["dataset"] if "dataset" in rows else pd.Series("mnist", index=rows.index)
-    datasets = [d if isinstance(d, str) and d else "mnist" for d in datasets]
-    limits = np.array([max_fid(m, s, d) for m, s, d in zip(rows["model"], rows["image_size"], datasets)], dtype=float)
-    needs = np.array([min_classes(d) or 0 for d in datasets], dtype=float)
-    fid = rows["fid"].to_numpy(float)
-    classes = rows["classes_covered"].to_numpy(float)
-    bad = (np.isfinite(fid) & np.isfinite(limits) & (fid > limits)) | (np.isfinite(classes) & (classes < needs))
-    status = rows["status"].to_numpy()
-    return pd.Series((status == "diverged") | ((status == "ok") & bad), index=rows.index)
+    return pd.Series([run_verdict(r)[0] in ("diverged", "misses") for _, r in rows.iterrows()],
+                     index=rows.index, dtype=bool)
 
 
 def check(control: pd.DataFrame) -> dict:
