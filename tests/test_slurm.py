@@ -153,3 +153,29 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, tmp_path):
     assert "gres/gpu=1" in train[0][3] and "cpu=2" in train[0][3], listing
     train_log = (on_gpu / "results" / STUDY / "logs" / "train" / f"{gpu_run}.log").read_text()
     assert f"{gpu_run}/spec.json on GPU 0" in train_log, train_log[:2000]
+
+
+def _commented_resource_examples(profile: Path) -> dict[str, str]:
+    """The `key: value` examples the profile's comments show for default-resources."""
+    examples = {}
+    for line in profile.read_text().splitlines():
+        m = re.match(r"#\s+(slurm_extra|qos|slurm_partition|slurm_account):\s*(\S.*?)\s*(#.*)?$", line)
+        if m:
+            examples[m.group(1)] = yaml.safe_load(m.group(2))
+    return examples
+
+
+def test_slurm_profile_examples_pass_the_plugins_own_validator():
+    from types import SimpleNamespace
+
+    from snakemake.exceptions import WorkflowError
+    from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
+
+    profile = Path(__file__).resolve().parents[1] / "profiles" / "slurm" / "config.yaml"
+    examples = _commented_resource_examples(profile)
+    assert {"slurm_extra", "qos", "slurm_partition", "slurm_account"} <= set(examples), examples
+    # what the profile shows the user passes ...
+    validate_slurm_extra(SimpleNamespace(resources=SimpleNamespace(slurm_extra=examples["slurm_extra"])))
+    # ... and the validator is a real check: the example this profile used to show is refused
+    with pytest.raises(WorkflowError, match="not allowed in the .slurm_extra."):
+        validate_slurm_extra(SimpleNamespace(resources=SimpleNamespace(slurm_extra="'--qos=normal --mail-type=FAIL'")))
