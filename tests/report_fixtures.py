@@ -178,7 +178,9 @@ def write_run_folder(path: Path, seed: int = 0, steps: int = 100, log_every: int
     (path / "log.csv").write_text("\n".join(lines) + "\n")
     curve = [{"step": s, "fraction": s / steps, "n": 100, "fid": 500.0 - 2 * s + rng.normal(0, 5),
               "classes_covered": 10, "recall": 0.2, "coverage": 0.4} for s in (25, 50, 75, 100)]
-    (path / "metrics.json").write_text(json.dumps({"status": "ok", "metrics": {}, "curve": curve}))
+    hist = rng.dirichlet(np.ones(10) * 5).tolist()
+    (path / "metrics.json").write_text(json.dumps({"status": "ok", "metrics": {}, "curve": curve,
+                                                   "class_hist": hist}))
 
 
 SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -388,3 +389,41 @@ def test_browser_check_skips_locally_but_fails_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
         browser.browser_or_skip()
+
+
+def test_best_is_marked_only_among_conditions_that_trained():
+    """A collapsed arm (one sharp image: top precision) or a did-not-learn arm is never 'best'."""
+    from ganbench.stats.tables import condition_table
+    from ganbench.stats.tidy import normalize
+
+    df = make_summary(seeds=(0, 1, 2), rng_seed=5, untrained=("mnist_notebook",))
+    df = normalize(df)[0]
+    untrained = df["recipe"] == "mnist_notebook"
+    df.loc[untrained, "precision"] = 0.99  # the best precision of the study, from runs that did not learn
+    table = condition_table(df, ("precision", "fid"))
+    assert table.loc[table["recipe"] == "mnist_notebook", "n_trained"].eq(0).all()
+    assert not table.loc[table["recipe"] == "mnist_notebook", "best_precision"].any()
+    assert table["best_precision"].sum() >= 1  # best still marked among the trained conditions
+    assert (table.loc[table["best_precision"], "n_trained"] == table.loc[table["best_precision"], "n_runs"]).all()
+
+
+def test_grid_labels_say_what_the_guard_found(rendered):
+    out, html, df = rendered
+    labels = re.findall(r'<div class="muted">[^<]*\((trained|did not learn|diverged|failed|finished, not scored|ok)\)</div>',
+                        html)
+    assert labels and "ok" not in labels
+    assert "did not learn" in labels  # the untrained notebook recipe
+    assert "trained" in labels
+
+
+def test_loss_curves_per_arm_and_quality_figures(rendered):
+    out, html, df = rendered
+    page = parse(html)
+    for name in ("pr_plane", "class_hist", "fid_vs_time"):
+        assert f"figures/{name}.png" in page.imgs
+        assert (out.parent / "figures" / f"{name}.png").stat().st_size > 20_000  # drawn, not a placeholder
+    loss_figs = [src for src in page.imgs if re.fullmatch(r"figures/obs_.+_losses\.png", src)]
+    ran = set(re.findall(r'<section id="obs-([\w-]+)">\s*<h3>[^<]*<span class="verdict v-(?!not-run)', html))
+    assert len(loss_figs) == len(ran) > 5
+    for src in loss_figs:
+        assert (out.parent / src).stat().st_size > 20_000

@@ -78,7 +78,7 @@ def collect_logs(rows: pd.DataFrame, resolve) -> pd.DataFrame:
         if log is None:
             continue
         log = log.assign(run_id=row["run_id"], impl=row.get("impl", ""), model=row.get("model", ""),
-                         arm=row.get("arm", ""), seed=row.get("seed", np.nan))
+                         recipe=row.get("recipe", ""), arm=row.get("arm", ""), seed=row.get("seed", np.nan))
         frames.append(log)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -269,27 +269,57 @@ def frameworks_figure(result: dict | None, path: Path) -> Path:
 
 
 def loss_curves_figure(rows: pd.DataFrame, resolve, path: Path) -> Path:
-    """D and G loss, D(x), D(G(z)) per model (rows) and impl (colour), band = min–max over seeds."""
+    """D and G loss, D(x), D(G(z)) per recipe and model (rows) and impl (colour), band = min–max
+    over seeds: each recipe's own arm, never several recipes averaged into one line."""
     if rows is None or rows.empty:
         return placeholder(path, "Loss curves", "no runs")
-    models = sorted(rows["model"].unique())
-    impls = sorted(rows["impl"].unique())
-    palette = dict(zip(impls, sns.color_palette("deep", max(3, len(impls)))))
     logs = collect_logs(rows, resolve)
     if logs.empty:
         return placeholder(path, "Loss curves", "no log.csv found for the baseline runs")
-    fig, axes = plt.subplots(len(models), 4, figsize=(15, 3.0 * len(models)), squeeze=False)
-    for i, model in enumerate(models):
+    impls = sorted(logs["impl"].unique())
+    palette = dict(zip(impls, sns.color_palette("deep", max(3, len(impls)))))
+    panels = [{"title": f"{recipe} ({model})" if recipe else str(model),
+               "series": [(impl, g[g["impl"] == impl], palette[impl]) for impl in impls if (g["impl"] == impl).any()]}
+              for (recipe, model), g in logs.groupby(["recipe", "model"], sort=True)]
+    return _loss_panels(panels, path, "Losses and D outputs of each recipe's own arm per implementation: mean "
+                                      "over seeds, band = min–max over seeds")
+
+
+ARM_COLOURS = {"control": sns.color_palette("deep")[0], "treatment": sns.color_palette("deep")[3],
+               "reference": sns.color_palette("deep")[7]}
+
+
+def arm_loss_figure(panels: list[dict], resolve, path: Path, title: str) -> Path:
+    """Per observation: one row per panel (recipe / model) of D loss, G loss, D(x), D(G(z)),
+    treatment against control (and reference arms), mean over seeds with a min–max band.
+    ``panels``: {"title", "series": [(label, summary rows, "control" | "treatment" | "reference")]}."""
+    drawn = []
+    for panel in panels:
+        series = []
+        for k, (label, rows, style) in enumerate(panel["series"]):
+            logs = collect_logs(rows[rows["status"] != "failed"], resolve) if len(rows) else pd.DataFrame()
+            if len(logs):
+                colour = ARM_COLOURS.get(style, sns.color_palette("deep")[k % 10])
+                series.append((label, logs, colour))
+        if series:
+            drawn.append({"title": panel["title"], "series": series})
+    if not drawn:
+        return placeholder(path, "Loss curves per arm", "no log.csv found for the arms")
+    return _loss_panels(drawn, path, title)
+
+
+def _loss_panels(panels: list[dict], path: Path, title: str) -> Path:
+    fig, axes = plt.subplots(len(panels), 4, figsize=(15, 3.0 * len(panels)), squeeze=False)
+    for i, panel in enumerate(panels):
         for j, (col, label) in enumerate(LOG_SERIES):
             ax = axes[i, j]
-            for impl in impls:
-                _band(ax, logs[(logs["model"] == model) & (logs["impl"] == impl)], col, impl, palette[impl])
-            ax.set_title(f"{model}: {label}", fontsize=10)
+            for name, logs, colour in panel["series"]:
+                _band(ax, logs, col, name, colour)
+            ax.set_title(f"{panel['title']}: {label}", fontsize=10)
             ax.set_xlabel("step")
-            if i == 0 and j == 0:
-                ax.legend(fontsize=8)
-    fig.suptitle("Losses and D outputs of each recipe's own arm: mean over seeds, band = min–max over seeds",
-                 fontsize=11)
+            if j == 0:
+                ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
 

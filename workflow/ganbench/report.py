@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoescape
 
-from ganbench import figures, stats
+from ganbench import figures, quality_figures, stats
 from ganbench.observations import METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
 from ganbench.stats import guard
 from ganbench.stats.arms import arm_rows
@@ -47,6 +47,9 @@ TEMPLATE = "report.html.j2"
 KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "celeba": "CelebA"}  # the header names the dataset
 NOT_RUN = "not run at this scale"
+# a grid's label: what the guard's per-run rule says of its run, not only that the job finished
+GRID_LABELS = {"passes": "trained", "misses": "did not learn", "diverged": "diverged", "failed": "failed",
+               "not measured": "finished, not scored"}
 SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",
                  "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb", "device", "framework",
                  "framework_version", "compile", "threads", "ratio_to_fastest")
@@ -279,7 +282,7 @@ def _grids(analysis: dict, resolve: Resolver, fig_dir: Path) -> list[dict]:
             dest = grid_dir / f"{k:03d}_{_safe_name(run['run_id'])}.png"
             shutil.copyfile(src, dest)
             item.update(src=dest.relative_to(fig_dir.parent).as_posix(), run_id=run["run_id"],
-                        seed=run["seed"], status=run["status"])
+                        seed=run["seed"], status=GRID_LABELS.get(guard.run_verdict(run)[0], run["status"]))
         out.append(item)
     return out
 
@@ -501,12 +504,12 @@ def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver,
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     for o in results:
-        o["curves_figure"] = o["guard_figure"] = None
+        o["curves_figure"] = o["guard_figure"] = o["loss_figure"] = None
         if o["not_run"]:
             for g in o["groups"]:
                 g["guard_rows"] = []
             continue
-        curve_panels, guard_panels = [], []
+        curve_panels, guard_panels, loss_panels = [], [], []
         for g in o["groups"]:
             g["guard_rows"] = []
             if g["not_run"]:
@@ -517,12 +520,16 @@ def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver,
                 curve_panels.append({"title": panel["title"], "fid_limit": limit,
                                      "series": [(label, curves(rows), style) for label, rows, style in panel["series"]]})
                 guard_panels.append({"title": panel["title"], "fid_limit": limit, "rows": panel["control"]})
+                loss_panels.append({"title": panel["title"], "series": panel["series"]})
                 g["guard_rows"].extend(_guard_rows(panel["control"]))
         name = _safe_name(o["id"])
         figures.learning_curves_figure(curve_panels, fig_dir / f"obs_{name}_curves.png",
                                        f"{o['id']}: learning curves per arm", min_classes)
         figures.guard_figure(guard_panels, fig_dir / f"obs_{name}_guard.png",
                              f"{o['id']}: the baseline arm's end scores that decided the guard", min_classes)
+        figures.arm_loss_figure(loss_panels, resolve, fig_dir / f"obs_{name}_losses.png",
+                                f"{o['id']}: losses and D outputs per arm (mean over seeds, band = min–max)")
+        o["loss_figure"] = f"figures/obs_{name}_losses.png"
         o["curves_figure"] = f"figures/obs_{name}_curves.png"
         o["guard_figure"] = f"figures/obs_{name}_guard.png"
 
@@ -588,6 +595,11 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     if base_rows.empty and len(df):
         base_rows = df[df["status"] != "failed"]
     figures.loss_curves_figure(base_rows, resolve, fig_dir / "loss_curves.png")
+    quality = {"pr_plane": "precision-recall plane per condition", "class_hist": "class histograms per condition",
+               "fid_vs_time": "FID against wall-clock time per impl"}
+    quality_figures.pr_plane_figure(df, fig_dir / "pr_plane.png")
+    quality_figures.class_histogram_figure(df, resolve, fig_dir / "class_hist.png")
+    quality_figures.fid_vs_time_figure(df, resolve, fig_dir / "fid_vs_time.png")
     if speed is not None:
         speed_ctx = benchmark_speed(speed)
         figures.benchmark_figure(speed, fig_dir / "timing.png")
@@ -659,6 +671,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "not_run_label": NOT_RUN,
         "grids": _grids(analysis, resolve, fig_dir),
         "key_figures": {k: f"figures/{k}.png" for k in KEY_FIGURES},
+        "quality_figures": [(f"figures/{k}.png", alt) for k, alt in quality.items()],
         "runs": df.sort_values(["model", "impl", "run_id"]).to_dict("records") if len(df) else [],
     }
 

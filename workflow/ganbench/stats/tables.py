@@ -10,6 +10,7 @@ import pandas as pd
 
 from ganbench.observations import METRICS
 from ganbench.stats.arms import Exclusion, impl_comparisons
+from ganbench.stats.guard import run_verdict
 from ganbench.stats.inference import t_interval
 
 QUALITY_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverage", "classes_covered")
@@ -17,8 +18,9 @@ QUALITY_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverag
 
 def condition_table(df: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS) -> pd.DataFrame:
     """One row per (model, condition, impl): mean and 95% t-CI over runs that have a score
-    (diverged runs are counted in their own column). ``best_<metric>``: best mean among
-    conditions without diverged runs."""
+    (diverged runs are counted in their own column). ``best_<metric>``: best mean among the
+    conditions whose every run trained by the guard's per-run rule (``n_trained``), so a collapsed
+    arm's precision (one sharp image) or a did-not-learn arm is never marked best."""
     if df.empty:
         return pd.DataFrame()
     rows = []
@@ -28,6 +30,7 @@ def condition_table(df: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS) 
                "recipe": group["recipe"].iloc[0], "n_runs": len(group),
                "n_ok": int((group["status"] == "ok").sum()), "n_diverged": int((group["status"] == "diverged").sum()),
                "n_failed": int((group["status"] == "failed").sum()),
+               "n_trained": sum(run_verdict(r)[0] == "passes" for _, r in group.iterrows()),
                "seeds": ",".join(str(int(s)) for s in sorted(group["seed"].dropna().unique())),
                "run_ids": list(group.sort_values("seed")["run_id"])}
         for metric in metrics:
@@ -35,10 +38,10 @@ def condition_table(df: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS) 
             row.update({f"{metric}_mean": mean, f"{metric}_lo": lo, f"{metric}_hi": hi, f"{metric}_n": n})
         rows.append(row)
     table = pd.DataFrame(rows)
-    clean = table["n_diverged"] == 0
+    trained = table["n_trained"] == table["n_runs"]
     for metric in metrics:
         col = table[f"{metric}_mean"]
-        eligible = col.where(clean) if (clean & col.notna()).any() else col
+        eligible = col.where(trained)
         better = METRICS[metric].better if metric in METRICS else None
         table[f"best_{metric}"] = False
         if better and eligible.notna().any():
