@@ -60,8 +60,8 @@ def pr_plane_figure(df: pd.DataFrame, path: Path) -> Path:
                        label=None if len(ok) else cond)
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("recall (diversity: share of real images near a generated one)")
-        ax.set_ylabel("precision (fidelity: share of generated images near a real one)")
+        ax.set_xlabel("recall (diversity)")
+        ax.set_ylabel("precision (fidelity)")
         ax.set_title(f"{model}: one marker per run; hollow = did not learn", fontsize=10)
         ax.legend(fontsize=7, loc="lower left", ncol=1 if len(conditions) < 12 else 2)
     fig.suptitle("Precision-recall plane per condition (top right is best; high precision with near-zero "
