@@ -1,0 +1,61 @@
+"""The progress line of `./ganbench run`: counts from the run folders and an ETA from measured steps."""
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ganbench import study_progress as sp
+
+
+def _run(root: Path, name: str, steps: int, shape=("basic", "r", "pytorch"), logged=None, status=None,
+         score_s=None) -> None:
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    model, recipe, impl = shape
+    (run / "spec.json").write_text(json.dumps({"steps": steps, "model": model, "recipe": recipe, "impl": impl}))
+    if logged is not None:  # [(step, elapsed_s)]
+        rows = ["step,d_loss,g_loss,d_real,d_fake,d_probe_train,d_probe_test,elapsed_s"]
+        rows += [f"{s},1,1,0.5,0.5,nan,nan,{t}" for s, t in logged]
+        (run / "log.csv").write_text("\n".join(rows) + "\n")
+    if status is not None:
+        (run / "status.json").write_text(json.dumps({"status": status}))
+    if score_s is not None:
+        (run / "metrics.json").write_text(json.dumps({"seconds": score_s}))
+
+
+def test_counts_and_eta_from_measured_step_times(tmp_path):
+    # a finished, scored run of shape A at 10 ms/step; one A run half way; one B run not started
+    _run(tmp_path, "a0", 1000, logged=[(0, 0.0), (1000, 10.0)], status="ok", score_s=4.0)
+    _run(tmp_path, "a1", 1000, logged=[(0, 0.0), (500, 5.0)])
+    _run(tmp_path, "b0", 2000, shape=("dcgan", "r", "pytorch"))
+    _run(tmp_path, "f0", 1000, logged=[(0, 0.0)], status="failed", score_s=None)
+    snap = sp.snapshot(tmp_path, slots=1)
+    assert (snap.planned, snap.trained, snap.failed, snap.scored, snap.running) == (4, 2, 1, 1, ["a1"])
+    # remaining: a1 500 steps x 10 ms + b0 2000 steps x 10 ms (no B measurement: the median of all)
+    # = 25 s of training, + 3 unscored runs x 4 s of scoring = 37 s
+    assert abs(snap.eta_s - 37.0) < 1e-9
+    assert abs(sp.snapshot(tmp_path, slots=2).eta_s - 18.5) < 1e-9
+    text = sp.line(snap, 75)
+    assert text == "[ganbench] 1:15 | trained 2/4 (1 failed) | scored 1/4 | training 1 | ETA 0:37"
+
+
+def test_lines_before_any_measurement_and_at_the_end(tmp_path):
+    assert "planning runs" in sp.line(sp.snapshot(tmp_path), 3)
+    _run(tmp_path, "a0", 1000)
+    assert "ETA after the first logged steps" in sp.line(sp.snapshot(tmp_path), 3)
+    (tmp_path / "runs" / "a0" / "status.json").write_text('{"status": "ok"}')
+    (tmp_path / "runs" / "a0" / "metrics.json").write_text('{"seconds": 1}')
+    assert "every run scored" in sp.line(sp.snapshot(tmp_path), 3)
+
+
+def test_watch_prints_on_change_and_stops_with_the_process(tmp_path):
+    _run(tmp_path, "a0", 100, logged=[(0, 0.0), (50, 1.0)])
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    out = io.StringIO()
+    snap = sp.watch(tmp_path, proc.pid, every=60, poll=0.2, out=out)
+    proc.wait()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # the first line, then the last one when the process ended (no change between)
+    assert all("trained 0/1" in ln and "training 1" in ln for ln in lines)
+    assert snap.planned == 1

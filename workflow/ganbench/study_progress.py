@@ -1,0 +1,178 @@
+"""One line of a study's progress while Snakemake runs: runs trained / planned, runs scored,
+runs training now, elapsed time and an ETA from the step times measured so far.
+
+``./ganbench run`` sends Snakemake's job log to a file and runs this beside it:
+
+    python -m ganbench.study_progress --results results/quick --pid <snakemake pid> --log <file>
+
+It reads only the run folders (``spec.json`` = planned, ``status.json`` = trained,
+``metrics.json`` = scored, ``log.csv`` = the step a running job has reached) and prints a line
+whenever a count changes, and at least every ``--every`` seconds. The ETA is the remaining
+training steps of every unfinished run times the median milliseconds per step measured on its
+own shape (model, recipe, impl; any finished or running run of that shape, else all), divided by
+the jobs that run at once (``--slots``), plus the measured scoring time per run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Snapshot:
+    planned: int = 0
+    trained: int = 0
+    failed: int = 0
+    scored: int = 0
+    running: list[str] = field(default_factory=list)
+    eta_s: float | None = None
+
+    def counts(self) -> tuple:
+        return (self.planned, self.trained, self.failed, self.scored, len(self.running))
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _last_step(log_csv: Path) -> tuple[int, float] | None:
+    """(step, elapsed seconds) of the last complete row of a run's log.csv."""
+    try:
+        with open(log_csv, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 4096))
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines[1:] if len(lines) > 1 else []):
+        parts = line.split(",")
+        try:
+            return int(parts[0]), float(parts[-1])
+        except (ValueError, IndexError):
+            continue
+    return None
+
+
+def _shape(spec: dict) -> tuple:
+    return (spec.get("model"), spec.get("recipe"), spec.get("impl"))
+
+
+def snapshot(results: Path, slots: int = 1) -> Snapshot:
+    """The study's progress from its run folders (``results/<study>/runs/*``)."""
+    snap = Snapshot()
+    ms_per_step: dict[tuple, list[float]] = {}
+    score_s: list[float] = []
+    remaining: list[tuple[tuple, int]] = []
+    for run in sorted((results / "runs").glob("*")) if (results / "runs").is_dir() else []:
+        spec = _json(run / "spec.json")
+        if spec is None:
+            continue
+        snap.planned += 1
+        steps = int(spec.get("steps") or 0)
+        status = _json(run / "status.json")
+        progress = _last_step(run / "log.csv")
+        if progress and progress[0] > 0:
+            ms_per_step.setdefault(_shape(spec), []).append(1000.0 * progress[1] / progress[0])
+        if status is not None:
+            snap.trained += 1
+            snap.failed += status.get("status") not in ("ok", "diverged")
+            metrics = run / "metrics.json"
+            if metrics.is_file():
+                snap.scored += 1
+                seconds = (_json(metrics) or {}).get("seconds")
+                if isinstance(seconds, (int, float)):
+                    score_s.append(float(seconds))
+            continue
+        done = progress[0] if progress else 0
+        if progress is not None:
+            snap.running.append(run.name)
+        remaining.append((_shape(spec), max(0, steps - done)))
+    every = [v for vs in ms_per_step.values() for v in vs]
+    if every and remaining is not None:
+        fallback = statistics.median(every)
+        train_ms = sum(n * statistics.median(ms_per_step.get(shape, [fallback])) for shape, n in remaining)
+        unscored = snap.planned - snap.scored
+        per_score = statistics.median(score_s) if score_s else 20.0
+        snap.eta_s = (train_ms / 1000.0 + unscored * per_score) / max(1, slots)
+    return snap
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def line(snap: Snapshot, elapsed_s: float) -> str:
+    """e.g. ``[ganbench] 12:04 | trained 14/57 (1 failed) | scored 10/57 | training 2 | ETA 31:10``."""
+    parts = [f"[ganbench] {_clock(elapsed_s)}"]
+    if snap.planned == 0:
+        parts.append("planning runs")
+    else:
+        failed = f" ({snap.failed} failed)" if snap.failed else ""
+        parts += [f"trained {snap.trained}/{snap.planned}{failed}", f"scored {snap.scored}/{snap.planned}",
+                  f"training {len(snap.running)}"]
+        if snap.planned and snap.scored == snap.planned:
+            parts.append("every run scored: benchmark, summary and report")
+        else:
+            parts.append(f"ETA {_clock(snap.eta_s)}" if snap.eta_s is not None else "ETA after the first logged steps")
+    return " | ".join(parts)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie not yet reaped by its parent has)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def watch(results: Path, pid: int, every: float = 30.0, poll: float = 2.0, slots: int = 1,
+          out=sys.stdout, clock=time.monotonic) -> Snapshot:
+    """Print a progress line on every change (and every ``every`` s) until process ``pid`` ends."""
+    start, last_print, last_counts = clock(), -1e9, None
+    snap = Snapshot()
+    while True:
+        alive = _alive(pid)
+        snap = snapshot(results, slots)
+        now = clock()
+        if snap.counts() != last_counts or now - last_print >= every or not alive:
+            print(line(snap, now - start), file=out, flush=True)
+            last_print, last_counts = now, snap.counts()
+        if not alive:
+            return snap
+        time.sleep(poll)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", required=True, type=Path, help="results/<study>")
+    p.add_argument("--pid", required=True, type=int, help="the snakemake process to follow")
+    p.add_argument("--every", type=float, default=30.0, help="seconds between lines when nothing changes")
+    p.add_argument("--slots", type=int, default=1, help="training jobs that run at once")
+    args = p.parse_args(argv)
+    try:
+        watch(args.results, args.pid, args.every, slots=args.slots)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
