@@ -28,8 +28,9 @@ noise/indices on the host, the one transfer, the iterations and the
 synchronising fetch of its stats. Only *steady* chunks count: after the first
 step and with finite losses. ``train_s`` = sum of their times,
 ``median_step_ms`` = median over them of chunk time / iterations,
-``images_per_s`` = batch_size * d_steps * iterations / train_s; all three null
-when there is no steady chunk.
+``images_per_s`` = batch_size * d_steps * 1000 / median_step_ms (the same median: one
+definition of speed, so the two never disagree when a few chunks are slow); all three
+null when there is no steady chunk.
 
 Divergence: non-finite losses are found at the chunk's sync; the run stops
 there and reports the exact first non-finite iteration (status.json ``step``,
@@ -257,7 +258,7 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
     if iters:
         train_s = sum(dt for dt, _ in chunk_times)
         median_ms = float(np.median([dt / k for dt, k in chunk_times])) * 1e3
-        ips = spec["batch_size"] * spec["d_steps"] * iters / train_s if train_s > 0 else None
+        ips = spec["batch_size"] * spec["d_steps"] * 1e3 / median_ms if median_ms > 0 else None
     else:  # no steady chunk (only the first step ran, or the run diverged before one finished)
         train_s = median_ms = ips = None
 
