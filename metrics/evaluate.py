@@ -730,8 +730,8 @@ def read_status(run_dir: str | Path) -> dict:
         status = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise EvaluationError(f"{path} is not valid JSON ({exc}); re-run the training job") from exc
-    if not isinstance(status, dict) or status.get("status") not in ("ok", "diverged"):
-        raise EvaluationError(f"{path}: status must be 'ok' or 'diverged', got {status!r}")
+    if not isinstance(status, dict) or status.get("status") not in ("ok", "diverged", "failed"):
+        raise EvaluationError(f"{path}: status must be 'ok', 'diverged' or 'failed', got {status!r}")
     return status
 
 
@@ -786,8 +786,8 @@ def evaluate_run(run_dir, data_path, cache_dir, out, seed: int = 0, inception_we
     status = read_status(run_dir)
     curve = score_curve(run_dir, spec, data_path, cache_dir, seed, device=device,
                         inception_weights=inception_weights, inception_device=inception_device)
-    if status["status"] == "diverged":
-        result = {"status": "diverged", "diverged_step": status.get("step"),
+    if status["status"] in ("diverged", "failed"):  # failed: killed at its wall-time limit (launch.py)
+        result = {"status": status["status"], "diverged_step": status.get("step"),
                   "reason": status.get("reason", ""), "metrics": {}, "extractor": {}}
     else:
         images = load_samples(Path(run_dir) / "samples.npz", spec, spec.get("eval_samples"))
@@ -846,8 +846,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
             return 2
     m = result["metrics"]
-    if result["status"] == "diverged":
-        print(f"{result['run_id']}: diverged at step {result['diverged_step']}: no quality score -> {out}")
+    if result["status"] in ("diverged", "failed"):
+        print(f"{result['run_id']}: {result['status']} at step {result['diverged_step']}: no quality score -> {out}")
         return 0
     classes = "n/a" if m["classes_covered"] is None else m["classes_covered"]
     print(f"{result['run_id']}: fid {m['fid']:.3f} is {m['is_mean']:.3f} precision {m['precision']:.3f} "

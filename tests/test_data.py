@@ -89,6 +89,19 @@ def test_truncated_idx_file(tmp_path):
         data.read_idx(path)
 
 
+@pytest.mark.parametrize("cut", [10, 200])  # inside the gzip header, inside the deflate stream
+def test_truncated_gz_idx_file_is_named(tmp_path, cut):
+    images = np.arange(50 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(50, 28, 28)
+    write_idx(tmp_path / "train-images-idx3-ubyte", images, True)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:cut])
+    with pytest.raises(data.DatasetError) as err:
+        data.read_idx(path)
+    msg = str(err.value)
+    assert str(path) in msg and "truncated or corrupt" in msg, msg
+    assert "replace it with a complete copy" in msg, msg
+
+
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     rc = data.main(["--idx-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "x.npz")])
     assert rc == 1

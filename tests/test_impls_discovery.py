@@ -58,11 +58,29 @@ def test_broken_manifest_names_folder_and_problem(tmp_path, manifest, expected):
     assert "impls/README.md" in str(err.value)
 
 
-def test_folder_without_manifest(tmp_path):
+def test_folder_without_manifest_is_skipped_with_a_note(tmp_path):
+    make_impl(tmp_path, "mine")
     (tmp_path / "half_done").mkdir()
     (tmp_path / "half_done" / "train.py").write_text("")
-    with pytest.raises(ContractError, match="impls/half_done: missing manifest.yaml"):
-        discover_impls(tmp_path)
+    (tmp_path / "notes").mkdir()
+    notes = []
+    assert list(discover_impls(tmp_path, notes=notes)) == ["mine"]
+    assert notes == [f"{tmp_path / 'half_done'}: no manifest.yaml, skipped (not an impl folder; "
+                     "add a manifest.yaml to make it one, impls/README.md)",
+                     f"{tmp_path / 'notes'}: no manifest.yaml, skipped (not an impl folder; "
+                     "add a manifest.yaml to make it one, impls/README.md)"]
+    assert list(discover_impls(tmp_path)) == ["mine"]  # no list given: skipped silently
+
+
+def test_missing_impls_folder_is_named(tmp_path):
+    with pytest.raises(ContractError) as err:
+        discover_impls(tmp_path / "nope")
+    msg = str(err.value)
+    assert f"{tmp_path / 'nope'}: the folder of impl folders does not exist" in msg
+    assert "config key impls_dir" in msg and "default: impls" in msg
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ContractError, match="is not a folder"):
+        discover_impls(tmp_path / "file")
 
 
 def test_invalid_yaml(tmp_path):

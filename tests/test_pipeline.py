@@ -66,10 +66,12 @@ def test_broken_impl_folder_fails_at_dag_construction(tmp_path):
         os.symlink(REPO / "impls" / name, impls / name)
     (impls / "myjax").mkdir()
     (impls / "myjax" / "train.py").write_text("")
+    # a folder with a manifest that breaks the contract (one without a manifest is skipped)
+    (impls / "myjax" / "manifest.yaml").write_text("name: myjax\nframework: jax\nentry: train.py\n")
     config = write_config(tmp_path, "c.yaml", impls_dir=str(impls))
     proc = snakemake(tmp_path, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0
-    assert "impls/myjax: missing manifest.yaml" in proc.stdout + proc.stderr
+    assert "impls/myjax: manifest.yaml lacks key(s) models" in proc.stdout + proc.stderr
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

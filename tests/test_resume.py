@@ -7,6 +7,9 @@
 * The whole ``snakemake`` process group SIGKILLed mid-study, then the same command again:
   the study finishes, no finished run is re-trained, every run's outputs are complete.
 * A corrupted mnist.npz or samples.npz: a clear error naming the file and what to do.
+* Only the snakemake main process SIGKILLed (issue 19): its orphaned trainer is stopped, the rerun
+  never puts a second trainer on the run folder and ends byte-identical to an uninterrupted run;
+  stale locks are cleared only when their owner's kernel lock is free (never a live study's).
 
 The kill inside training is the test hook GANBENCH_TEST_KILL_AT_STEP=N: the loop sends
 itself SIGKILL right after the chunk holding step N (a real SIGKILL: no clean-up runs).
@@ -269,19 +272,168 @@ def test_snakemake_killed_mid_study_then_rerun(tmp_path):
     assert not (tmp_path / "results" / "smoke" / "checkpoints").exists()
 
 
+OWNER_SCRIPT = """
+import sys, time
+from ganbench import stale_lock
+meta, study, locks = sys.argv[1], sys.argv[2], sys.argv[3:]
+stale_lock.take_ownership(study, meta)
+if locks:
+    stale_lock.record_locks(locks, meta)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def owner_process(meta: Path, study: str, *locks: Path) -> subprocess.Popen:
+    """A stand-in for a snakemake main process: takes its owner lock, records ``locks``, lives on."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]))
+    proc = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(meta), study, *map(str, locks)],
+                            env=env, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def snakemake_locks(meta: Path, n: int) -> list[Path]:
+    (meta / "locks").mkdir(parents=True, exist_ok=True)
+    pair = [meta / "locks" / f"{n}.input.lock", meta / "locks" / f"{n}.output.lock"]
+    for p in pair:
+        p.write_text(f"results/study{n}/x\n")
+    return pair
+
+
 def test_stale_lock_removed_only_when_its_owner_is_dead(tmp_path):
+    """Locks are attributed by a kernel flock each snakemake holds for its life: killing study B
+    clears B's locks only, never those of a live study A, nor locks a live snakemake has not yet
+    recorded (the window between Snakemake locking and onstart)."""
     from ganbench import stale_lock
 
     meta = tmp_path / ".snakemake"
-    (meta / "locks").mkdir(parents=True)
-    lock = meta / "locks" / "0.output.lock"
-    lock.write_text("results/x\n")
-    assert stale_lock.clear_stale_locks(meta) is None and lock.exists()  # no owner recorded: Snakemake decides
-    stale_lock.record_owner(meta)  # this (live) process
-    assert stale_lock.clear_stale_locks(meta) is None and lock.exists()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]))
-    subprocess.run([sys.executable, "-c", f"from ganbench.stale_lock import record_owner; record_owner({str(meta)!r})"],
-                   env=env, check=True)  # an owner that has exited
+    a_locks, b_locks = snakemake_locks(meta, 0), snakemake_locks(meta, 1)
+    a = owner_process(meta, "A", *a_locks)  # study A runs on
+    b = owner_process(meta, "B", *b_locks)
+    try:
+        assert stale_lock.clear_stale_locks(meta) is None  # both alive: nothing is touched
+        b.kill()  # kill -9 of study B's snakemake
+        b.wait()
+        msg = stale_lock.clear_stale_locks(meta)
+        assert msg and "stale Snakemake lock" in msg and f"pid {b.pid}" in msg, msg
+        assert not any(p.exists() for p in b_locks) and all(p.exists() for p in a_locks)
+        # a live snakemake between taking its locks and recording them: its locks are unclaimed but kept
+        c_locks = snakemake_locks(meta, 2)
+        assert stale_lock.clear_stale_locks(meta) is None and all(p.exists() for p in c_locks + a_locks)
+        assert stale_lock.live_owners("A", meta) == [a.pid] and stale_lock.live_owners("B", meta) == []
+    finally:
+        a.kill()
+        a.wait()
+    # nobody alive: A's recorded locks and the unclaimed ones go
     msg = stale_lock.clear_stale_locks(meta)
-    assert msg and "stale Snakemake lock" in msg and not lock.exists()
-    assert not (meta / stale_lock.OWNER).exists()
+    assert msg and not list((meta / "locks").glob("*.lock")), msg
+    assert not list((meta / stale_lock.OWNERS).glob("*.lock"))
+    # a lock file that replaced a dead owner's recorded one (same name, another file) is not its lock
+    d_locks = snakemake_locks(meta, 3)
+    d = owner_process(meta, "D", *d_locks)
+    d.kill()
+    d.wait()
+    for p in d_locks:
+        p.unlink()
+    e = owner_process(meta, "E")  # a live snakemake that has not recorded its locks yet
+    try:
+        new = snakemake_locks(meta, 3)
+        assert stale_lock.clear_stale_locks(meta) is None and all(p.exists() for p in new)
+    finally:
+        e.kill()
+        e.wait()
+
+
+# ------------------------------------------------ only the snakemake main process killed
+def trainers_by_folder(entry: Path) -> dict[str, list[int]]:
+    """Live trainer processes of ``entry`` per run folder (cwd + --out), from /proc."""
+    found: dict[str, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if len(argv) < 2 or argv[1] != str(entry).encode() or b"--out" not in argv:  # python ENTRY ...
+                continue
+            stat = (proc / "stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":  # a zombie runs nothing
+                continue
+            out = argv[argv.index(b"--out") + 1].decode()
+            folder = os.path.normpath(os.path.join(os.readlink(proc / "cwd"), out))
+        except (OSError, ValueError, IndexError):
+            continue
+        found.setdefault(folder, []).append(int(proc.name))
+    return found
+
+
+@pytest.mark.pipeline
+def test_snakemake_main_process_killed_alone_then_rerun(tmp_path):
+    """kill -9 of the snakemake main process only (its jobs live on as orphans), then the same
+    command again: never two trainers on one run folder, and samples byte-identical to an
+    uninterrupted run of the same spec."""
+    import threading
+
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config.update(name="kill", impls=["pytorch"], probe_size=0, curve_fractions=[], eval_samples=100, log_every=100)
+    config["recipes"]["dcgan_blog"]["steps"] = {"basic": 2000, "dcgan": 10}
+    config["design"]["main"]["models"] = ["basic"]
+    config["benchmark"]["enabled"] = False
+    (tmp_path / "kill.yaml").write_text(yaml.safe_dump(config))
+    run_id = "pytorch-dcgan_blog-basic-s0"
+    run = tmp_path / "results" / "kill" / "runs" / run_id
+    cmd = [str(SNAKEMAKE), f"results/kill/runs/{run_id}/samples.npz", "-s", str(REPO / "Snakefile"),
+           "--directory", str(tmp_path), "--cores", "2", "--configfile", str(tmp_path / "kill.yaml")]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    entry = IMPLS["pytorch"].entry
+    most, stop = {}, threading.Event()
+
+    def watch():  # the most trainers ever seen at once on each run folder
+        while not stop.is_set():
+            for folder, pids in trainers_by_folder(entry).items():
+                most[folder] = max(most.get(folder, 0), len(pids))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ref, leftover = None, {}
+    log = open(tmp_path / "first.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:  # past the first checkpoint (step 500)
+            if ref is None and (run / "spec.json").is_file():  # the uninterrupted run, meanwhile
+                (tmp_path / "ref" / "runs" / run_id).mkdir(parents=True)
+                spec = json.loads((run / "spec.json").read_text())
+                ref = ThreadPoolExecutor(1).submit(train, "pytorch", spec, tmp_path / "results" / "data" / "mnist.npz",
+                                                   tmp_path / "ref" / "runs" / run_id)
+            rows = (run / "log.csv").read_text().splitlines() if (run / "log.csv").is_file() else []
+            if len(rows) > 1 and int(rows[-1].split(",")[0]) >= 600:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the study ended before it could be killed:\n{(tmp_path / 'first.log').read_text()[-3000:]}"
+        os.kill(proc.pid, signal.SIGKILL)  # the main process alone: its jobs are orphaned, not killed
+        proc.wait(timeout=30)
+        again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+        time.sleep(0.5)
+        stop.set()
+        watcher.join()
+        leftover = {f: p for f, p in trainers_by_folder(entry).items() if f == str(run)}
+        for pids in leftover.values():  # none should be left; if so, not for long
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+    assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr[-6000:]}"
+    assert "stale Snakemake lock" in again.stderr, again.stderr[-3000:]
+    assert most.get(str(run)) == 1, f"trainers seen at once per run folder: {most}"
+    assert ref is not None
+    ref_proc = ref.result(timeout=600)
+    assert ref_proc.returncode == 0, ref_proc.stderr[-3000:]
+    timing = json.loads((run / "timing.json").read_text())
+    assert timing["resumed_from_step"] and timing["resumed_from_step"] >= 500, timing
+    assert (run / "samples.npz").read_bytes() == (tmp_path / "ref" / "runs" / run_id / "samples.npz").read_bytes()
+    assert json.loads((run / "status.json").read_text()) == {"status": "ok"}
+    assert not leftover, f"a trainer outlived the study: {leftover}"

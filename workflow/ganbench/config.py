@@ -7,7 +7,10 @@ re-worded to name the key, the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import difflib
+import os
 from pathlib import Path
+from typing import Mapping
 
 import yaml
 
@@ -95,7 +98,27 @@ def merge_source_recipes(config: dict) -> None:
         for name, value in own.items():
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"config key {key}.{name} must be a mapping, got {value!r}")
+            check_new_name(key, name, value or {}, sources[key])
         config[key] = deep_merge(sources[key], {k: v or {} for k, v in own.items()})
+
+
+# what a name under `recipes:` / `optimizers:` that config/recipes.yaml does not define must give
+NEW_ENTRY = {"recipes": ("recipe", "model", "a model (basic or dcgan) and its steps"),
+             "optimizers": ("optimiser preset", "lr", "an lr (Adam: lr, and beta1, beta2, eps or their defaults)")}
+
+
+def check_new_name(key: str, name: str, value: dict, known: dict) -> None:
+    """A name the source recipes do not define is a new entry and must say what it is; without
+    that it is most likely a typo of a known name (not "'model' is a required property")."""
+    what, required, give = NEW_ENTRY[key]
+    if name in known or required in value:
+        return
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(
+        f"config key {key}.{name}: unknown {what} name {name!r}{hint}; known ones (config/recipes.yaml): "
+        f"{sorted(known)}. Fix the name to change a known {what}; to define a new {what}, give it {give}."
+    )
 
 
 def validate_config(config: dict) -> dict:
@@ -116,8 +139,30 @@ def validate_config(config: dict) -> dict:
         if not isinstance(cause, jsonschema.ValidationError):
             raise ConfigError(str(exc)) from exc
         raise ConfigError(explain(cause)) from None
+    check_whole_numbers(config)
     check_dataset(config)
     return config
+
+
+def check_whole_numbers(config: dict) -> None:
+    """JSON Schema counts 40.0 as an integer; spec.json (runkit.validate_spec) does not, so a budget
+    written ``steps: 40.0`` would pass here and fail in every train job. Re-check every integer of
+    the schema strictly."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    strict = validators.extend(Draft202012Validator, type_checker=checker)(yaml.safe_load(SCHEMA.read_text()))
+    errors = sorted(strict.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    for error in errors:
+        value = error.instance
+        if isinstance(value, float) and value.is_integer():
+            raise ConfigError(
+                f"config key {key_path(error.absolute_path)} = {value!r} is invalid: it must be a whole number "
+                f"written without a decimal point; write {int(value)}"
+            )
+    if errors:  # not expected: everything else passed the schema already
+        raise ConfigError(explain(errors[0]))
 
 
 def check_dataset(config: dict) -> None:
@@ -137,6 +182,16 @@ def check_against_impls(config: dict, impls: dict[str, Impl]) -> None:
 
     known = sorted(impls)
     chosen = config["impls"] if config.get("impls") is not None else known
+    if not impls:
+        raise ConfigError(
+            f"no impl folder was found under {config.get('impls_dir') or 'impls'} (an impl folder holds a "
+            f"manifest.yaml, impls/README.md): set config key impls_dir to the folder holding them (default: impls)"
+        )
+    if not chosen:
+        raise ConfigError(
+            f"config key impls = [] names no impl, so the study would train nothing: list the impl folders to "
+            f"run, or set it to null (or leave it out) to run every one discovered; discovered: {known}"
+        )
 
     def check_impls(names, where):
         for name in names:
@@ -204,3 +259,129 @@ def load_config(path: str | Path, impls: dict[str, Impl] | None = None) -> dict:
     if impls is not None:
         check_against_impls(config, impls)
     return config
+
+
+# ------------------------------------------------------------------ checks of the planned runs (DAG time)
+# training images of the MNIST family (their arrays are checksummed, so the counts are fixed)
+TRAIN_IMAGES = {"mnist": 60000, "fashion_mnist": 60000}
+# spec.json keys copied from the top-level config key of the same name
+TOP_LEVEL_SPEC_KEYS = ("dataset", "z_dim", "eval_samples", "log_every", "grid_every", "grid_size", "probe_size",
+                       "curve_fractions", "curve_samples", "device", "compile", "checkpoint_every")
+RECIPE_SPEC_KEYS = ("batch_size", "prior", "g_loss", "label_smoothing", "freeze_d", "fresh_noise")
+
+
+def config_key_of(spec_key: str | None, spec: dict) -> str | None:
+    """The config key a spec.json key of ``spec`` is built from (None when there is no single one)."""
+    if not spec_key:
+        return None
+    head, _, rest = spec_key.partition(".")
+    recipe, model = spec.get("recipe"), spec.get("model")
+    if head == "optim":
+        leaf = rest.partition(".")[2]
+        return f"optimizers.{spec.get('optim_preset')}" + (f".{leaf}" if leaf else "")
+    if head == "arch":
+        return f"recipes.{recipe}.{model}" + (f".{rest}" if rest else "")
+    if head == "steps":
+        return f"recipes.{recipe}.steps.{model}"
+    if head == "image_size":
+        return f"recipes.{recipe}.dcgan.image_size" if model == "dcgan" else "dataset"
+    if head in ("d_steps", "g_steps"):
+        return f"recipes.{recipe}.schedule"
+    if head in RECIPE_SPEC_KEYS:
+        return f"recipes.{recipe}.{head}"
+    if head == "seed":
+        return "seeds"
+    if head in TOP_LEVEL_SPEC_KEYS:
+        return head
+    return None
+
+
+def npz_rows(path: str | Path, key: str) -> int | None:
+    """The first dimension of array ``key`` in an .npz (header only), or None when unreadable."""
+    from ganbench.output_check import npz_array_header
+
+    try:
+        shape, _ = npz_array_header(path, key)
+    except (KeyError, ValueError):
+        return None
+    return shape[0] if shape else None
+
+
+def train_image_count(config: dict, data: str | Path | None = None) -> tuple[int, str, str] | None:
+    """(at most how many training images the dataset has, where that comes from, how to get more);
+    None when it cannot be known before the dataset is built."""
+    dataset = config["dataset"]
+    if dataset in TRAIN_IMAGES:
+        return TRAIN_IMAGES[dataset], f"dataset {dataset}", ""
+    cap = (config.get("data") or {}).get("celeba_max_images")
+    more = " (or give the dataset more images: data.celeba_max_images, or a larger data.celeba_dir)"
+    if cap:  # the builder keeps at most cap - cap // 10 for training (a tenth is the test split)
+        return cap - cap // 10, f"dataset {dataset} with data.celeba_max_images = {cap}", more
+    if data is not None and Path(data).is_file():
+        n = npz_rows(data, "train_images")
+        if n is not None:
+            return n, f"dataset {dataset} ({data})", more
+    return None
+
+
+def _count(ids: list[str]) -> str:
+    return ids[0] + (f" and {len(ids) - 1} more run(s)" if len(ids) > 1 else "")
+
+
+def check_runs(config: dict, runs: Mapping, n_gpus: int, data: str | Path | None = None,
+               env: Mapping[str, str] = os.environ) -> None:
+    """Checks of the planned runs (``grid.expand_runs``), before any job: at least one run, every
+    run's spec.json valid (runkit.validate_spec), batches that fit the dataset, a GPU for
+    ``device: cuda`` (``n_gpus``: the Snakefile's count, ``gpu_slots.resolve_gpu_count``).
+    Raises ConfigError naming the config key and the fix."""
+    from ganbench.runkit.spec import SpecError, validate_spec
+
+    if not runs:
+        include = config["observations"]["include"]
+        raise ConfigError(
+            f"the study plans no runs: observations.include = {include!r} and design has "
+            f"{len(config['design'])} set(s). Include observations (observations.include: all, or ids of "
+            f"workflow/ganbench/observations.py) or add a design set (design: {{main: {{recipe: <a recipe>, "
+            f"models: [basic]}}}})."
+        )
+    for run_id, run in runs.items():
+        spec = run.spec
+        try:
+            validate_spec(spec, source=f"run {run_id}")
+        except SpecError as exc:
+            key = config_key_of(getattr(exc, "key", None), spec)
+            fix = f"fix config key {key}" if key else "fix the config key it comes from"
+            raise ConfigError(f"{exc}. Its spec.json is built from the config: {fix}.") from None
+    if config["device"] == "cuda" and not n_gpus:
+        if env.get("CUDA_VISIBLE_DEVICES") is not None and not env["CUDA_VISIBLE_DEVICES"].strip():
+            why, fix = ("CUDA_VISIBLE_DEVICES is set and empty, which hides every GPU",
+                        "unset CUDA_VISIBLE_DEVICES (or set it to the GPU ids to use)")
+        elif config["gpus"] != "auto":
+            why, fix = f"gpus = {config['gpus']}", "set gpus to the number of GPUs jobs may claim (or auto)"
+        else:
+            why, fix = ("gpus = auto and nvidia-smi lists no GPU here",
+                        "when the jobs run on GPU nodes (a cluster), set gpus to the number they may claim "
+                        "(--config gpus=1)")
+        raise ConfigError(
+            f"config key device = 'cuda', but no GPU is available to the jobs ({why}), so every train job "
+            f"would fail. Use device: auto (CUDA when a GPU is visible, else the CPU) or device: cpu; or {fix}."
+        )
+    size = train_image_count(config, data)
+    if size is not None:
+        n, what, more = size
+        by_recipe: dict[str, list[str]] = {}
+        for run_id, run in runs.items():
+            if run.spec["batch_size"] > n:
+                by_recipe.setdefault(run.spec["recipe"], []).append(run_id)
+        for recipe, ids in by_recipe.items():
+            batch = config["recipes"][recipe]["batch_size"]
+            raise ConfigError(
+                f"config key recipes.{recipe}.batch_size = {batch} is larger than the {n} training images of "
+                f"{what}: {_count(ids)} could not draw a single batch. Lower it to at most {n}{more}."
+            )
+
+
+def in_config_files(message: str, configfiles) -> str:
+    """``message`` prefixed with the config file(s) it is about (Snakemake's ``workflow.configfiles``)."""
+    files = [str(f) for f in (configfiles or [])]
+    return f"{', '.join(files)}: {message}" if files else message

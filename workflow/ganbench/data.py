@@ -32,6 +32,12 @@ anything else is an error naming the split (and its file) and no output file
 is left behind. CelebA is user data, so nothing is compared: the sha256 of each
 array, the counts, the source folder and the preprocessing are recorded in
 ``celeba.json`` beside the npz.
+
+Every job that reads the file checks it first (:func:`verify_file`; ``launch.py --verify-data``
+for training, ``--verify test_images`` before evaluation): the arrays' sha256 against those
+checksums (MNIST family) or that record (CelebA), so an altered file is refused, naming the
+file and the fix. The file is an ``ancient()`` input of the jobs that read it, so rebuilding
+it (identical: checksummed) reruns nothing.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -100,15 +107,25 @@ def sha256_of(array: np.ndarray) -> str:
 def read_idx(path: Path) -> np.ndarray:
     """Decode one IDX file (optionally gzipped) into a numpy array."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a cut or damaged .gz
+        raise DatasetError(
+            f"{path}: cannot read the IDX file, it is truncated or corrupt ({type(exc).__name__}: {exc}); "
+            f"replace it with a complete copy (download or copy it again)") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the IDX file ({exc.strerror or exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DatasetError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DatasetError(f"{path}: the IDX header is cut short (truncated?); replace it with a complete copy")
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise DatasetError(f"{path}: header says {dims} but holds {data.size} bytes (truncated?)")
+        raise DatasetError(f"{path}: header says {dims} but holds {data.size} bytes (truncated?); "
+                           "replace it with a complete copy (download or copy it again)")
     return data.reshape(dims)
 
 
@@ -471,6 +488,67 @@ def rule_args(config: dict) -> str:
     return f"--idx-dir {shlex.quote(str(idx_dir))}" if idx_dir else ""
 
 
+def rebuild_hint(path: str | Path, dataset: str) -> str:
+    """How to rebuild a dataset file in place (finished runs are kept: the dataset is an ancient()
+    input of the train and evaluate rules, so an identical rebuilt file retrains nothing)."""
+    return (f"delete {path} and rebuild it (`snakemake --cores 1 {path}` with the study's --configfile, "
+            f"or the whole study's command; `python -m ganbench.data --dataset {dataset} --out {path}` for "
+            "the MNIST family); finished runs are kept, an identical rebuilt file retrains nothing")
+
+
+def expected_sha256(path: str | Path, dataset: str) -> tuple[dict[str, str], str]:
+    """The sha256 each array of the dataset file at ``path`` must have, and where they come from:
+    the MNIST family's canonical checksums (:data:`CHECKSUMS`), CelebA's record written beside the
+    file by the builder (:func:`record_path`)."""
+    if dataset in CHECKSUMS:
+        return CHECKSUMS[dataset], f"the canonical {DISPLAY_NAMES[dataset]} checksums (ganbench/data.py)"
+    if dataset != "celeba":
+        raise DatasetError(f"dataset = {dataset!r} has no checksums; supported: {', '.join(DATASETS)}")
+    record = record_path(path)
+    try:
+        sums = json.loads(record.read_text())["sha256"]
+        if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+            raise ValueError("its sha256 entry is not a mapping of array names to digests")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(
+            f"{path}: its record {record} (the sha256 of each array, written by the builder beside the "
+            f"dataset) is missing or unreadable ({type(exc).__name__}: {exc}), so the file cannot be "
+            f"checked; {rebuild_hint(path, dataset)}") from None
+    return sums, f"its record {record}"
+
+
+def verify_file(path: str | Path, dataset: str, keys: tuple[str, ...] | None = None) -> None:
+    """Hash the arrays ``keys`` (default: all that have a checksum) of the dataset file at ``path``
+    against :func:`expected_sha256`; a DatasetError names the file, the array and the fix.
+    Cheap: one read and one sha256 of each array (MNIST: 55 MB)."""
+    expected, source = expected_sha256(path, dataset)
+    keys = tuple(expected) if keys is None else keys
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in keys if k not in npz.files]
+            if missing:
+                raise DatasetError(f"{path}: the dataset file has no {missing} array (has {npz.files}); "
+                                   f"{rebuild_hint(path, dataset)}")
+            bad = []
+            for key in keys:
+                if key not in expected:
+                    continue
+                got = sha256_of(npz[key])
+                if got != expected[key]:
+                    bad.append(f"{key} has sha256 {got[:16]}..., expected {expected[key][:16]}...")
+    except DatasetError:
+        raise
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: the dataset file does not exist; {rebuild_hint(path, dataset)}") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile/zlib errors of a broken file
+        raise DatasetError(f"{path}: cannot read the dataset file, it is corrupt or incomplete "
+                           f"({type(exc).__name__}: {exc}); {rebuild_hint(path, dataset)}") from None
+    if bad:
+        raise DatasetError(
+            f"{path}: the dataset file was altered since it was built ({'; '.join(bad)}; checked against "
+            f"{source}); runs must never train or be scored on other data. {rebuild_hint(path, dataset)}")
+
+
 def load_dataset(path: str | Path) -> dict[str, np.ndarray]:
     """Read a dataset npz written by :func:`build_dataset`."""
     with np.load(path) as npz:
@@ -488,7 +566,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-images", default=None, type=int,
                         help="celeba: only the first N images by file name (see the module doc)")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--verify", nargs="*", default=None, metavar="ARRAY",
+                        help="do not build: check the existing file --out against its checksums (the MNIST "
+                             "family's canonical ones, CelebA's record beside it), only the named arrays if given")
     args = parser.parse_args(argv)
+    if args.verify is not None:
+        try:
+            verify_file(args.out, args.dataset, tuple(args.verify) or None)
+        except DatasetError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         source = build_dataset(args.dataset, args.out, args.idx_dir, args.celeba_dir, args.max_images)
     except DatasetError as exc:

@@ -1,8 +1,9 @@
 """Discover implementation folders under ``impls/`` and check their manifests.
 
-A folder is an implementation when it holds ``manifest.yaml``; every other
-folder there (except hidden ones and ``__pycache__``) breaks the contract and
-is reported with what is missing. See ``impls/README.md``.
+A folder is an implementation when it holds ``manifest.yaml``; a folder without
+one (notes, shared helpers, a half-done impl) is skipped with a note. A folder
+whose manifest breaks the contract is an error naming the folder and what is
+wrong. See ``impls/README.md``.
 """
 from __future__ import annotations
 
@@ -70,12 +71,25 @@ def load_manifest(folder: Path) -> Impl:
     )
 
 
-def discover_impls(impls_dir: Path) -> dict[str, Impl]:
-    """All impl folders by name; raises ContractError for the first broken folder."""
+def discover_impls(impls_dir: Path, notes: list[str] | None = None) -> dict[str, Impl]:
+    """All impl folders by name; raises ContractError for the first folder whose manifest breaks
+    the contract. A folder without ``manifest.yaml`` is skipped; ``notes`` (when given) gets one
+    line for each."""
     impls_dir = Path(impls_dir)
+    if not impls_dir.is_dir():
+        problem = "is not a folder" if impls_dir.exists() else "does not exist"
+        raise ContractError(
+            f"{impls_dir}: the folder of impl folders {problem}. Set config key impls_dir to the folder "
+            f"holding the impl folders (relative to the repository root or absolute; default: impls)."
+        )
     found = {}
     for folder in sorted(p for p in impls_dir.iterdir() if p.is_dir()):
         if folder.name.startswith((".", "_")):
+            continue
+        if not (folder / MANIFEST).exists():
+            if notes is not None:
+                notes.append(f"{folder}: no {MANIFEST}, skipped (not an impl folder; add a {MANIFEST} "
+                             f"to make it one, impls/README.md)")
             continue
         impl = load_manifest(folder)
         found[impl.name] = impl

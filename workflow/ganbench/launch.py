@@ -1,12 +1,15 @@
-"""Run one training job: claim a GPU slot, then the impl's entry point in its own process."""
+"""Run one training job: lock the run folder, check the dataset, claim a GPU slot, then run the
+impl's entry point in its own process group under guard (ganbench/trainer_guard.py: the trainer
+holds the run-folder and GPU locks for its life, dies with the launcher or the snakemake that
+started it, and is killed at its wall-time limit, the run then recorded as failed)."""
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from ganbench import trainer_guard
 from ganbench.gpu_slots import ENV, claim_gpu
 
 REPO = Path(__file__).resolve().parents[2]
@@ -14,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def child_env(cuda_visible: str, threads: int) -> dict[str, str]:
     env = dict(os.environ)
-    env[ENV] = cuda_visible
+    env[ENV] = str(cuda_visible)
     paths = [str(REPO / "workflow"), str(REPO)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
@@ -36,14 +39,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--gpus", type=int, default=0, help="GPUs jobs may claim (0 = CPU)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for the job (0 = default)")
+    parser.add_argument("--verify-data", action="store_true",
+                        help="check the dataset's arrays against their checksums first (the pipeline does)")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
+    spec = trainer_guard.read_spec(args.spec)
+    try:
+        limit_min = trainer_guard.configured_limit_min()
+        run_lock = trainer_guard.lock_run_folder(args.out)  # held by the trainer too, until it ends
+        if args.verify_data:
+            from ganbench.data import DatasetError, verify_file
+
+            try:
+                verify_file(args.data, spec.get("dataset", "mnist"), ("train_images", "test_images"))
+            except DatasetError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 3
+    except (trainer_guard.RunFolderBusy, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with claim_gpu(args.gpus) as gpu:
         where = f"GPU {gpu}" if gpu else "CPU"
         print(f"[ganbench] {args.entry.parent.name}: {args.spec} on {where}", flush=True)
         cmd = [sys.executable, str(args.entry), "--spec", args.spec, "--data", args.data, "--out", str(args.out)]
-        return subprocess.call(cmd, env=child_env(gpu, args.threads))
+        outcome = trainer_guard.run_trainer(
+            cmd, child_env(gpu, args.threads), args.out, spec, pass_fds=(run_lock, gpu.fd),
+            limit_min=limit_min, snakemake=os.environ.get(trainer_guard.SNAKEMAKE_ENV) or None)
+        if outcome.timed_out:
+            return 0  # the launcher wrote the failed run's outputs itself (status.json says why)
+        if outcome.rc == 0:  # exit 0 promises complete outputs: check them now, not at scoring
+            from ganbench.output_check import check_after_exit_0
+
+            return check_after_exit_0(args.out, spec, args.entry)
+        return outcome.rc
 
 
 if __name__ == "__main__":

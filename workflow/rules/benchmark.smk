@@ -2,7 +2,7 @@ rule benchmark:
     """Step time of every impl on one recipe's model, alone on the machine (all cores, all GPUs)."""
     input:
         config=f"{RESULTS}/config.json",
-        data=DATA,
+        data=ancient(DATA),
     output:
         f"{RESULTS}/benchmark/{{shape}}.json",
     log:
@@ -17,8 +17,8 @@ rule benchmark:
     conda:
         "../../environment.yml"
     shell:
-        "python -m ganbench.benchmark --config {input.config} --shape {wildcards.shape} --data {input.data}"
-        " --gpus {params.gpus} --out {output} > {log} 2>&1"
+        "python -m ganbench.benchmark --config {input.config:q} --shape {wildcards.shape:q} --data {input.data:q}"
+        " --gpus {params.gpus} --out {output:q} > {log:q} 2>&1"
 
 
 rule speed:
@@ -32,4 +32,4 @@ rule speed:
     conda:
         "../../environment.yml"
     shell:
-        "python -m ganbench.speed --out {output} {input} > {log} 2>&1"
+        "python -m ganbench.speed --out {output:q} {input:q} > {log:q} 2>&1"

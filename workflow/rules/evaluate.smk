@@ -14,7 +14,7 @@ rule evaluate:
         samples=f"{RUN_DIR}/samples.npz",
         spec=f"{RUN_DIR}/spec.json",
         status=f"{RUN_DIR}/status.json",
-        data=DATA,
+        data=ancient(DATA),  # a rebuilt identical dataset rescores nothing; its test split is checked first
     output:
         f"{RUN_DIR}/metrics.json",
     log:
@@ -25,11 +25,13 @@ rule evaluate:
         run_dir=lambda wildcards, input: os.path.dirname(input.samples),
         gpus=EVAL_GPUS,
         inception=f"--inception-weights {shlex.quote(str(INCEPTION_WEIGHTS))}" if INCEPTION_WEIGHTS else "",
+        dataset=config["dataset"],
     threads: 1
     resources:
         gpu=1 if EVAL_GPUS else 0,
     conda:
         "../../environment.yml"
     shell:
-        "OMP_NUM_THREADS={threads} python -m metrics.evaluate --run-dir {params.run_dir} --gpus {params.gpus}"
-        " {params.inception} --data {input.data} --cache-dir results/cache --out {output} > {log} 2>&1"
+        "{{ python -m ganbench.data --dataset {params.dataset:q} --out {input.data:q} --verify test_images"
+        " && OMP_NUM_THREADS={threads} python -m metrics.evaluate --run-dir {params.run_dir:q} --gpus {params.gpus}"
+        " {params.inception} --data {input.data:q} --cache-dir results/cache --out {output:q}; }} > {log:q} 2>&1"

@@ -13,8 +13,8 @@ rule aggregate:
     conda:
         "../../environment.yml"
     shell:
-        "python -m ganbench.aggregate --config {input.config} --runs-dir {params.runs_dir}"
-        " --out {output} > {log} 2>&1"
+        "python -m ganbench.aggregate --config {input.config:q} --runs-dir {params.runs_dir:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -38,5 +38,5 @@ rule report:
     conda:
         "../../environment.yml"
     shell:
-        "python -m ganbench.report --summary {input.summary} --config {input.config}"
-        " --speed {input.speed} --out {output.html} > {log} 2>&1"
+        "python -m ganbench.report --summary {input.summary:q} --config {input.config:q}"
+        " --speed {input.speed:q} --out {output.html:q} > {log:q} 2>&1"

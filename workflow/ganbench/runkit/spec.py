@@ -68,7 +68,12 @@ REQUIRED_KEYS = tuple(_TOP)
 
 
 class SpecError(ValueError):
-    """spec.json is missing a key or holds a bad value; the message names it."""
+    """spec.json is missing a key or holds a bad value; the message names it (``key``: the bad
+    key, dotted for nested ones, e.g. ``optim.d.lr``; None for a missing key or a bad top level)."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 def _type_ok(value: Any, types: tuple) -> bool:
@@ -84,7 +89,7 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     spec = json.loads(json.dumps(spec))  # deep copy, JSON types only
 
     def bad(key: str, why: str) -> SpecError:
-        return SpecError(f"{source}: key '{key}' {why}")
+        return SpecError(f"{source}: key '{key}' {why}", key)
 
     missing = [k for k in REQUIRED_KEYS if k not in spec]
     if missing:
