@@ -1,8 +1,9 @@
 """ganbench: train matched GANs in several frameworks, score every run, report verdicts.
 
-    snakemake --cores 8 --resources gpu=2                         # the study (config/config.yaml)
-    snakemake --cores 2 --configfile config/quick.yaml            # CPU-sized study
+snakemake --cores 8 --resources gpu=2                         # the study (config/config.yaml)
+snakemake --cores 2 --configfile config/quick.yaml            # CPU-sized study
 """
+
 import os
 import shlex
 import sys
@@ -21,23 +22,55 @@ if not workflow.overwrite_configfiles:
 
 
 from ganbench.benchmark import shapes
-from ganbench.config import ConfigError, check_against_impls, check_runs, in_config_files, validate_config
+from ganbench.config import (
+    ConfigError,
+    check_against_impls,
+    check_runs,
+    in_config_files,
+    validate_config,
+)
 from ganbench.grid import expand_runs
 from ganbench.gpu_slots import resolve_gpu_count
 from ganbench.impls import ContractError, discover_impls
 from metrics.inception_weights import find_inception_weights
-from ganbench.preflight import MissingEvaluator, NotWritable, check_evaluator, check_writable
-from ganbench.stale_lock import clear_stale_locks, live_owners, record_locks, take_ownership
+from ganbench.preflight import (
+    MissingEvaluator,
+    NotWritable,
+    check_evaluator,
+    check_writable,
+)
+from ganbench.stale_lock import (
+    clear_stale_locks,
+    live_owners,
+    record_locks,
+    take_ownership,
+)
 from ganbench import trainer_guard
 
 REPO = workflow.basedir
 # Jobs run `python` = the interpreter running Snakemake, and import the project's modules. Every
 # path is shell-quoted (a checkout under "my dir" or "$(...)" is data, never code) and its braces
 # doubled (Snakemake formats the prefix).
+# Under --use-conda the rule's environment (workflow/envs/ganbench.yaml) provides `python`: the
+# interpreter running Snakemake is then not put first on PATH.
+_USE_CONDA = (
+    "conda"
+    in str(
+        getattr(getattr(workflow, "deployment_settings", None), "deployment_method", "")
+    ).lower()
+)
+_PATH = (
+    ""
+    if _USE_CONDA
+    else f'export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"; '
+)
 shell.prefix(
-    (f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:\"$PATH\"; "
-     f"export PYTHONPATH={shlex.quote(os.path.join(REPO, 'workflow') + os.pathsep + REPO)}; ")
-    .replace("{", "{{").replace("}", "}}")
+    (
+        f"set -euo pipefail; {_PATH}"
+        f"export PYTHONPATH={shlex.quote(os.path.join(REPO, 'workflow') + os.pathsep + REPO)}; "
+    )
+    .replace("{", "{{")
+    .replace("}", "}}")
 )
 # A training job's launcher watches this snakemake and stops its trainer when it is gone (kill -9).
 os.environ[trainer_guard.SNAKEMAKE_ENV] = trainer_guard.process_token()
@@ -45,7 +78,9 @@ os.environ[trainer_guard.SNAKEMAKE_ENV] = trainer_guard.process_token()
 _notes = []  # folders under impls_dir without a manifest: skipped
 try:
     validate_config(config)
-    IMPLS = discover_impls(os.path.join(REPO, config.get("impls_dir") or "impls"), _notes)
+    IMPLS = discover_impls(
+        os.path.join(REPO, config.get("impls_dir") or "impls"), _notes
+    )
     check_against_impls(config, IMPLS)
 except ConfigError as exc:
     raise WorkflowError(in_config_files(str(exc), workflow.configfiles)) from None
@@ -67,17 +102,21 @@ if workflow.is_main_process:
     if _stale := clear_stale_locks():
         print(_stale, file=sys.stderr)
     if _running := live_owners(STUDY):
-        print(f"[ganbench] study {STUDY!r} is already being run here by snakemake pid "
-              f"{', '.join(map(str, _running))}: a second run of it stops at Snakemake's lock check; "
-              "wait for that one to finish, or stop it (kill <pid>) and run this command again",
-              file=sys.stderr)
+        print(
+            f"[ganbench] study {STUDY!r} is already being run here by snakemake pid "
+            f"{', '.join(map(str, _running))}: a second run of it stops at Snakemake's lock check; "
+            "wait for that one to finish, or stop it (kill <pid>) and run this command again",
+            file=sys.stderr,
+        )
 RUNS = expand_runs(config, config["impls"])
 RUN_IDS = list(RUNS)
 SHAPES = shapes(config, config["impls"]) if config["benchmark"]["enabled"] else []
 RESULTS = f"results/{STUDY}"
 RUN_DIR = f"{RESULTS}/runs/{{run_id}}"
 DATA = f"results/data/{config['dataset']}.npz"
-N_GPUS = resolve_gpu_count(config["gpus"], config["device"])  # the one GPU count (ganbench script too)
+N_GPUS = resolve_gpu_count(
+    config["gpus"], config["device"]
+)  # the one GPU count (ganbench script too)
 # Every planned run checked now (at least one; its spec.json valid; batches that fit the dataset;
 # a GPU for device: cuda), not in every train job.
 try:
@@ -86,8 +125,11 @@ except ConfigError as exc:
     raise WorkflowError(in_config_files(str(exc), workflow.configfiles)) from None
 # The run's wall-time limit (null: derived from its progress), read by the launcher
 # (ganbench/trainer_guard.py); an environment variable, not a param, so changing it retrains nothing.
-os.environ[trainer_guard.TIMEOUT_ENV] = "" if config["train_timeout_min"] is None else str(config["train_timeout_min"])
+os.environ[trainer_guard.TIMEOUT_ENV] = (
+    "" if config["train_timeout_min"] is None else str(config["train_timeout_min"])
+)
 TRAIN_THREADS = config["threads"] or (2 if N_GPUS else 1)
+
 
 wildcard_constraints:
     run_id="|".join(RUN_IDS) if RUN_IDS else "(?!)",
@@ -96,16 +138,25 @@ wildcard_constraints:
 
 onstart:
     # The Snakemake lock files this snakemake just wrote are its own (ganbench/stale_lock.py).
-    record_locks(getattr(getattr(workflow, "persistence", None), "_lockfile", {}).values())
+    record_locks(
+        getattr(getattr(workflow, "persistence", None), "_lockfile", {}).values()
+    )
     # At most N_GPUS jobs hold a GPU at once, whatever --resources gpu= says (local runs only:
     # a cluster's jobs get their GPUs from its scheduler).
     _scheduler = getattr(workflow, "scheduler", None)
-    if workflow.local_exec and _scheduler is not None and isinstance(getattr(_scheduler, "resources", None), dict):
+    if (
+        workflow.local_exec
+        and _scheduler is not None
+        and isinstance(getattr(_scheduler, "resources", None), dict)
+    ):
         _given = _scheduler.resources.get("gpu")
         if _given is None or _given > N_GPUS:
             if _given is not None and _given < sys.maxsize:
-                print(f"[ganbench] --resources gpu={_given} capped at {N_GPUS}: the GPUs jobs can use here "
-                      "(nvidia-smi's count, capped by a preset CUDA_VISIBLE_DEVICES)", file=sys.stderr)
+                print(
+                    f"[ganbench] --resources gpu={_given} capped at {N_GPUS}: the GPUs jobs can use here "
+                    "(nvidia-smi's count, capped by a preset CUDA_VISIBLE_DEVICES)",
+                    file=sys.stderr,
+                )
             _scheduler.resources["gpu"] = N_GPUS
             _scheduler.global_resources["gpu"] = N_GPUS
     # Not a dry run: the folders every job writes must be writable, and the network the dataset is

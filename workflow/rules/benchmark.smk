@@ -9,13 +9,13 @@ rule benchmark:
         f"{RESULTS}/logs/benchmark/{{shape}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/benchmark/{{shape}}.tsv"
-    params:
-        gpus=N_GPUS,
+    conda:
+        "../envs/ganbench.yaml"
     threads: all_cores
     resources:
         gpu=N_GPUS,
-    conda:
-        "../../environment.yml"
+    params:
+        gpus=N_GPUS,
     shell:
         "python -m ganbench.benchmark --config {input.config:q} --shape {wildcards.shape:q} --data {input.data:q}"
         " --gpus {params.gpus} --out {output:q} > {log:q} 2>&1"
@@ -30,6 +30,6 @@ rule speed:
     log:
         f"{RESULTS}/logs/speed.log",
     conda:
-        "../../environment.yml"
+        "../envs/ganbench.yaml"
     shell:
         "python -m ganbench.speed --out {output:q} {input:q} > {log:q} 2>&1"

@@ -5,11 +5,14 @@ rule dataset:
     """Build the configured dataset, uint8 NHWC arrays in results/data/<dataset>.npz: mnist /
     fashion_mnist decoded from their source and checked against their checksums; celeba from the
     user's folder (data.celeba_dir: centre crop 108, PIL bilinear to 64x64 RGB), its record (sha256
-    of each array, counts, source) written beside it by the builder (results/data/celeba.json)."""
+    of each array, counts, source) written beside it by the builder (results/data/celeba.json).
+    """
     output:
         DATA,
     log:
         f"results/logs/dataset_{config['dataset']}.log",
+    conda:
+        "../envs/ganbench.yaml"
     params:
         dataset=config["dataset"],
         # The builder's source options: --idx-dir DIR, or --celeba-dir DIR [--max-images N] (already
@@ -17,8 +20,6 @@ rule dataset:
         # dataset is an ancient() input of train, evaluate and benchmark, so a rebuilt file (identical:
         # checksummed) reruns nothing downstream.
         idx_dir=dataset_rule_args(config),
-    conda:
-        "../../environment.yml"
     shell:
         # On failure the builder's one-line error (e.g. "apt-get install dataset-fashion-mnist")
         # is shown in snakemake's own output, not only in the log.
@@ -30,11 +31,12 @@ rule resolved_config:
     """The validated config with every default filled in; the aggregate and report read it."""
     output:
         f"{RESULTS}/config.json",
+    log:
+        f"{RESULTS}/logs/resolved_config.log",
+    localrule: True
+    conda:
+        "../envs/ganbench.yaml"
     params:
         config=config,
-    localrule: True
     run:
-        import json
-
-        with open(output[0], "w") as fh:
-            json.dump(params.config, fh, indent=2, sort_keys=True)
+        write_json(output[0], params.config, log[0])

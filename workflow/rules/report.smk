@@ -8,10 +8,12 @@ rule aggregate:
         f"{RESULTS}/summary.csv",
     log:
         f"{RESULTS}/logs/aggregate.log",
-    params:
-        runs_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.config), "runs"),
     conda:
-        "../../environment.yml"
+        "../envs/ganbench.yaml"
+    params:
+        runs_dir=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.config), "runs"
+        ),
     shell:
         "python -m ganbench.aggregate --config {input.config:q} --runs-dir {params.runs_dir:q}"
         " --out {output:q} > {log:q} 2>&1"
@@ -31,12 +33,19 @@ rule report:
                 caption=f"../report/{name}.rst",
                 category="ganbench",
             )
-            for name in ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
+            for name in (
+                "observations",
+                "fid_by_condition",
+                "frameworks",
+                "training_curves",
+                "loss_curves",
+                "timing",
+            )
         ],
     log:
         f"{RESULTS}/logs/report.log",
     conda:
-        "../../environment.yml"
+        "../envs/ganbench.yaml"
     shell:
         "python -m ganbench.report --summary {input.summary:q} --config {input.config:q}"
         " --speed {input.speed:q} --out {output.html:q} > {log:q} 2>&1"

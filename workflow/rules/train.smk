@@ -2,14 +2,15 @@ rule spec:
     """The fully resolved run: every knob the impl needs (see impls/README.md)."""
     output:
         f"{RUN_DIR}/spec.json",
+    log:
+        f"{RESULTS}/logs/spec/{{run_id}}.log",
+    localrule: True
+    conda:
+        "../envs/ganbench.yaml"
     params:
         spec=lambda wildcards: RUNS[wildcards.run_id].spec,
-    localrule: True
     run:
-        import json
-
-        with open(output[0], "w") as fh:
-            json.dump(params.spec, fh, indent=2, sort_keys=True)
+        write_json(output[0], params.spec, log[0])
 
 
 rule train:
@@ -29,15 +30,15 @@ rule train:
         f"{RESULTS}/logs/train/{{run_id}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{run_id}}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
+    threads: TRAIN_THREADS
+    resources:
+        gpu=1 if N_GPUS else 0,
     params:
         entry=lambda wildcards: IMPLS[RUNS[wildcards.run_id].spec["impl"]].entry,
         out=lambda wildcards, output: os.path.dirname(output.samples),
         gpus=N_GPUS,
-    threads: TRAIN_THREADS
-    resources:
-        gpu=1 if N_GPUS else 0,
-    conda:
-        "../../environment.yml"
     shell:
         "python -m ganbench.launch --entry {params.entry:q} --spec {input.spec:q} --data {input.data:q}"
         " --out {params.out:q} --gpus {params.gpus} --threads {threads} --verify-data > {log:q} 2>&1"
