@@ -160,19 +160,19 @@ def test_main_command_chooses_quick_without_gpu(tmp_path):
     env = fake_nvidia_smi(tmp_path / "bin", 0)
     proc = main_command("-n", "--directory", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "config: quick (config/quick.yaml), because no GPU is visible" in proc.stderr
+    assert "study: quick (config/quick.yaml), because no GPU is visible" in proc.stderr
     assert "--resources gpu=0" in proc.stderr
     assert "results/quick/runs/" in proc.stdout + proc.stderr
-    forced = main_command("--config", "nonsense", "-n", env=env)
+    forced = main_command("nonsense", "-n", env=env)
     assert forced.returncode != 0
-    assert "--config nonsense: no such config" in forced.stderr
+    assert "no study 'nonsense': give one of:" in forced.stderr
 
 
 def test_main_command_chooses_the_study_with_gpus(tmp_path):
     env = fake_nvidia_smi(tmp_path / "bin", 2)
     proc = main_command("-n", "--directory", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "config: study (config/config.yaml), because 2 GPU(s) are visible" in proc.stderr
+    assert "study: study (config/config.yaml), because 2 GPU(s) are visible" in proc.stderr
     assert "--resources gpu=2" in proc.stderr
     out = proc.stdout + proc.stderr
     assert job_counts(out)["train"] == 525
@@ -186,6 +186,9 @@ def test_snakemake_report_embeds_the_key_figures(smoke):
     log = proc.stdout + proc.stderr
     for name in ("observations", "fid_by_condition", "frameworks", "training_curves", "timing"):
         assert f"Adding {name}.png" in log
+    assert "Adding observations.csv" in log  # the verdict table
+    html = out.read_text(errors="replace")
+    assert "judges every claim with statistics over seeds" in html  # the workflow description
     assert out.stat().st_size > 10_000
 
 

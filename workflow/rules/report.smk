@@ -27,6 +27,12 @@ rule report:
         speed=f"{RESULTS}/speed.csv",
     output:
         html=f"reports/{STUDY}/index.html",
+        verdicts=report(
+            f"reports/{STUDY}/observations.csv",
+            caption="../report/verdicts.rst",
+            category="ganbench",
+            subcategory="verdicts",
+        ),
         figures=[
             report(
                 f"reports/{STUDY}/figures/{name}.png",
