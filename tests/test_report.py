@@ -152,7 +152,7 @@ def test_key_figures_at_fixed_names(rendered):
 def test_rules_guard_and_excluded_runs_are_printed(rendered):
     _, html, df = rendered
     assert "loss is NaN" in html and "no status.json: the run did not finish" in html
-    for code in ("N", "A", "G", "S", "R", "W", "O", "X", "I", "E", "D"):
+    for code in ("N", "A", "G", "P", "S", "R", "W", "O", "X", "I", "E", "D"):
         assert f"<td>{code}</td>" in html, code
     assert "Holm" in html and "TOST" in html and "never imputed" in html
     assert "did not train" in html and "450" in html  # the guard rule
@@ -162,6 +162,23 @@ def test_rules_guard_and_excluded_runs_are_printed(rendered):
     diverged = df.loc[df["status"] == "diverged", "run_id"].iloc[0]
     assert failed in excluded and diverged in excluded
     assert "diverged: no quality score" in excluded
+
+
+def test_per_claim_families_and_the_decision_of_each_claim_are_printed(rendered):
+    """The family rule as the code applies it (per claim, study-wide Holm beside), the design's
+    boundary table, rule P, and per claim the look and n at which it was decided."""
+    out, html, _ = rendered
+    rules = html[html.index('id="rules"'):]
+    assert "Each claim is its own family" in rules and "study-wide Holm-adjusted p" in rules
+    assert 'id="boundary-table"' in rules and "Fixed-n design: one look at 3 seeds per claim" in rules
+    assert "<td>P</td>" in rules and "the premise did not occur" in rules
+    table = html[html.index('id="observations-table"'):html.index('id="rules"')]
+    assert "p (Holm, claim)" in table and "p (Holm, study-wide)" in table
+    g_loss = table[table.index('data-observation="g_loss"'):]
+    assert "decided at look 1 of 1, n = 3" in g_loss[:g_loss.index("</tr>")]
+    csv = pd.read_csv(out.parent / "observations.csv")
+    assert {"look", "look_n", "p_holm_study", "crit_p", "min_p"} <= set(csv.columns)
+    assert (csv.loc[csv["id"] == "g_loss", "look_n"] == 3).all()
 
 
 def test_verdicts_in_observations_csv(rendered):

@@ -135,7 +135,8 @@ def test_holm_hand_computed():
 
 def _tested(**kw) -> dict:
     r = {"state": "tested", "scale": "log_ratio", "expected": "higher", "sesoi": LOG10, "sesoi_text": "+10%",
-         "estimate": 0.2, "ci_lo": 0.1, "ci_hi": 0.3, "p_holm": 0.01, "p_ruled_holm": 1.0}
+         "estimate": 0.2, "ci_lo": 0.1, "ci_hi": 0.3, "p_holm": 0.01, "p_ruled_holm": 1.0, "n": 5,
+         "min_p_ruled": 0.0, "test": "paired t-test over seeds", "why": ""}
     r.update(kw)
     return r
 
@@ -154,18 +155,46 @@ def test_policy_rules_on_constructed_results():
 
 def test_ruled_out_direction_is_holm_adjusted_too():
     rs = [dict(_tested(p=0.5, p_ruled=p, min_p=0.0)) for p in (0.02, 0.03, 0.04)]
-    policy.admit(rs)
+    for key in ("p", "p_ruled"):
+        policy.admit(rs, key=key)
     policy.adjust(rs)
     np.testing.assert_allclose([r["p_ruled_holm"] for r in rs], [0.06, 0.06, 0.06])
+    assert [r["crit_p_ruled"] for r in rs] == pytest.approx([0.05 / 3, 0.05 / 2, 0.05])
+    assert not any(r["reject_p_ruled"] for r in rs)
     assert all(policy.endpoint_verdict(r)[0] == "inconclusive" for r in rs)
+    # the step-down at alpha / j is Holm's adjusted p < alpha
+    rs[0]["p_ruled"], rs[1]["p_ruled"] = 0.01, 0.02
+    policy.adjust(rs)
+    assert [r["reject_p_ruled"] for r in rs] == [True, True, True]
+    assert all((r["p_ruled_holm"] < 0.05) == r["reject_p_ruled"] for r in rs)
+    assert [policy.endpoint_verdict(r)[1] for r in rs] == ["X", "X", "X"]
 
 
 def test_min_p_admission_drops_tests_that_cannot_reach_significance():
     rs = [dict(_tested(p=0.5, p_ruled=0.5, min_p=0.0)) for _ in range(15)]
     rs.append(dict(_tested(p=0.031, p_ruled=math.nan, min_p=0.031, test="Barnard", n=3, n_t=3, n_c=3)))
     policy.admit(rs)
-    assert rs[-1]["state"] == "too few seeds" and "cannot reach p < 0.05/16" in rs[-1]["why"]
-    assert "3 vs 3" in rs[-1]["why"]
+    assert rs[-1]["state"] == "too few seeds" and "cannot reach p < 0.003125" in rs[-1]["why"]
+    assert "at m = 16: alpha / 16" in rs[-1]["why"] and "3 vs 3" in rs[-1]["why"]
+    assert [r["in_p"] for r in rs] == [True] * 15 + [False]
+
+
+def test_admission_leaves_tests_out_one_at_a_time_worst_first():
+    """Brown-Forsythe (smallest p 0.116 at 3 vs 3) and Barnard (0.031): at m = 2 neither can beat
+    0.025; dropping the worst (Brown-Forsythe) first makes m = 1, where Barnard can (dropping both
+    at once would leave the claim without a test)."""
+    bf = dict(_tested(p=0.5, p_ruled=0.5, min_p=inference.brown_forsythe_min_p(3, 3), scale="spread",
+                      test="Brown-Forsythe", n=3, n_t=3, n_c=3))
+    barnard = dict(_tested(p=0.031, p_ruled=0.5, min_p=inference.barnard_min_p(3, 3), scale="divergence",
+                           test="Barnard", n=3, n_t=3, n_c=3))
+    family = policy.admit([bf, barnard])
+    assert family == [barnard] and barnard["state"] == "tested" and bf["state"] == "too few seeds"
+    assert "smallest p is 0.116" in bf["why"] and "at m = 2" in bf["why"]
+    # with a t-test beside them (m = 3), Barnard goes too, after Brown-Forsythe
+    t = dict(_tested(p=0.5, p_ruled=0.5, min_p=0.0))
+    bf["state"] = barnard["state"] = "tested"
+    assert policy.admit([bf, barnard, t]) == [t]
+    assert "at m = 3" in bf["why"] and "at m = 2" in barnard["why"]
 
 
 def test_all_treatment_runs_diverged_is_reproduced_for_a_stability_claim():
@@ -200,10 +229,15 @@ def test_both_arms_all_diverged_is_inconclusive_with_that_reason():
     assert "did not train" in res["reason"] and "every baseline run diverged" in res["reason"]
 
 
-def test_at_three_seeds_the_divergence_test_is_not_run():
+def test_at_three_seeds_the_divergence_test_enters_its_own_claims_family():
+    """Per-claim families: at 3 vs 3 Barnard's smallest p (0.031) beats alpha / 1 once the seed
+    spread (no FID in the diverged arm) carries no test; in one study-wide family it could not."""
     df = make_summary(seeds=(0, 1, 2), diverge={ADAM: 1.0}, rng_seed=2)
-    div = endpoint(by_id(stats.analyse(df))["dcgan_adam"], "divergence")
-    assert div["state"] == "too few seeds" and "smallest p is 0.0313" in div["why"]
+    res = by_id(stats.analyse(df))["dcgan_adam"]
+    div = endpoint(res, "divergence")
+    assert div["state"] == "tested" and div["m"] == 1 and div["p"] == pytest.approx(0.03125)
+    assert div["verdict"] == "reproduced" and res["verdict"] == "reproduced"
+    assert div["p_holm_study"] > 0.05  # the study-wide view: not significant across every claim
 
 
 def test_opposite_per_model_framework_shifts_are_not_equivalent():
@@ -356,3 +390,166 @@ def test_a_copied_impl_folder_is_not_evidence():
                 assert [e["n"] for e in g1["primary"]] == [e["n"] for e in g2["primary"]]
     fw = by_id(a2)["frameworks"]
     assert {g["group"] for g in fw["groups"]} >= {"basic: pytorch_copy vs pytorch", "basic: pytorch_copy vs tensorflow"}
+
+
+# --- issue 20: true smallest p, zero variance, ruled-out tests for stability claims ----------
+
+def _bf_stat(x: np.ndarray, na: int) -> np.ndarray:
+    """Brown-Forsythe F per row (first na columns one group), vectorised; 0 where undefined."""
+    za = np.abs(x[:, :na] - np.median(x[:, :na], axis=1, keepdims=True))
+    zb = np.abs(x[:, na:] - np.median(x[:, na:], axis=1, keepdims=True))
+    nb, big_n = x.shape[1] - na, x.shape[1]
+    ma, mb = za.mean(axis=1), zb.mean(axis=1)
+    g = (na * ma + nb * mb) / big_n
+    ssb = na * (ma - g) ** 2 + nb * (mb - g) ** 2
+    ssw = ((za - ma[:, None]) ** 2).sum(axis=1) + ((zb - mb[:, None]) ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ssw > 1e-9 * np.maximum(ssb, 1e-300), ssb / (ssw / (big_n - 2)), 0.0)
+
+
+def test_brown_forsythe_smallest_p_closed_form():
+    """Odd n: a group's median is one of its values, so F is bounded: F_max = (n_a - 1) n_b (N - 2) / N
+    (n vs n: (n - 1)^2), reached by one constant group and one with deviations (0, c, ..., c); a
+    hill-climb over random data never exceeds it. Even n: unbounded (0)."""
+    assert inference.brown_forsythe_min_p(3, 3) == pytest.approx(sps.f.sf(4, 1, 4)) == pytest.approx(0.1161, abs=1e-4)
+    assert inference.brown_forsythe_min_p(5, 5) == pytest.approx(sps.f.sf(16, 1, 8)) == pytest.approx(0.00395, abs=1e-5)
+    assert inference.brown_forsythe_min_p(4, 4) == 0.0 and inference.brown_forsythe_min_p(3, 4) == 0.0
+    for na, nb in ((3, 3), (5, 5), (3, 5), (7, 5)):
+        big_n = na + nb
+        f_max = max((na - 1) * nb, (nb - 1) * na) * (big_n - 2) / big_n
+        spread_group = np.array([0.0] + [1.0, -1.0] * ((max(na, nb) - 1) // 2))  # deviations (0, 1, ..., 1)
+        a, b = (spread_group, np.zeros(nb)) if (na - 1) * nb >= (nb - 1) * na else (np.zeros(na), spread_group)
+        assert sps.levene(a, b, center="median").statistic == pytest.approx(f_max)
+        assert inference.brown_forsythe_min_p(na, nb) == pytest.approx(sps.f.sf(f_max, 1, big_n - 2))
+        rng = np.random.default_rng(na * 10 + nb)
+        x = rng.normal(size=(400, big_n))
+        assert _bf_stat(x[:3], na) == pytest.approx([sps.levene(r[:na], r[na:], center="median").statistic
+                                                    for r in x[:3]])
+        f = _bf_stat(x, na)
+        for step in range(400):
+            y = x + rng.normal(size=x.shape) * 0.3 * 0.99 ** step
+            fy = _bf_stat(y, na)
+            better = fy > f
+            x[better], f[better] = y[better], fy[better]
+        best = float(f.max())
+        assert best <= f_max * (1 + 1e-9), (na, nb, best, f_max)
+        assert best > 0.6 * f_max  # the search does get close
+
+
+def test_constant_differences_get_the_exact_sign_test_never_p_zero():
+    for n in (3, 4, 6):
+        d = np.full(n, 0.3)
+        r = inference.difference(d, "higher", LOG10)
+        assert r["constant"] and r["test"].startswith("exact sign test")
+        assert r["p"] == pytest.approx(2.0 ** (1 - n)) and r["p_ruled"] == 1.0
+        assert r["ci_lo"] == r["ci_hi"] == pytest.approx(0.3)
+        # what the sign-flip permutation test gives (scipy), one-sided
+        perm = sps.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                                    alternative="greater")
+        assert inference.sign_test(d, 0.0, "greater") == pytest.approx(perm.pvalue) == pytest.approx(0.5 ** n)
+        # below the SESOI on every seed: ruled out only by the exact test's p = 2^-n
+        low = inference.difference(np.full(n, 0.01), "higher", LOG10)
+        assert low["p_ruled"] == pytest.approx(0.5 ** n)
+    # rounding does not make a constant into an infinite t
+    d = np.log(np.exp(np.array([1.0, 2.0, 3.0]) + 0.2)) - np.array([1.0, 2.0, 3.0])
+    assert np.ptp(d) > 0 and inference.difference(d, "higher", LOG10)["constant"]
+    assert inference.difference(np.zeros(3), "lower", 0.1)["p_ruled"] == pytest.approx(0.125)
+
+
+def test_identical_scores_are_not_equivalent_at_any_n():
+    r = inference.equivalence(np.zeros(3), LOG10)
+    assert r["identical"] and r["p"] == pytest.approx(0.125) and r["p_ruled"] == 1.0
+    assert inference.equivalence(np.zeros(5), LOG10)["p"] == pytest.approx(1 / 32)
+
+
+def test_no_variance_in_brown_forsythe_or_the_interaction_uses_exact_permutation_tests():
+    a, b = np.array([-1.0, -1.0, 1.0, 1.0]), np.zeros(4)  # F would be infinite (p = 0 from scipy)
+    r = inference.spread(a, b, "higher", math.log(1.5))
+    assert r["p"] == pytest.approx(2 / 70) and r["test"].startswith("exact permutation")
+    assert math.isnan(r["p_ruled"])  # SD ratio infinite: no F test, no p = 0
+    it = inference.interaction({"a": np.ones(3), "b": np.full(3, 2.0)})
+    assert it["p"] == pytest.approx(0.1) and it["test"].startswith("permutation")
+    assert inference.interaction({"a": np.ones(3), "b": np.ones(3)})["p"] == 1.0
+
+
+def test_ruled_out_failure_rate_is_an_exact_unconditional_test():
+    """H0: rate_t - rate_c >= 0.2. Tables ordered by the Farrington-Manning score (its restricted
+    MLE checked against a numeric maximisation); p = the tail's probability maximised over the
+    null region, checked by brute force over a 2-D grid of (control, treatment) rates with
+    treatment >= control + 0.2 (the maximum lies on the boundary); its smallest value is that of
+    the most extreme table."""
+    from scipy.special import xlogy
+
+    for k_t, n_t, k_c, n_c in ((3, 10, 1, 12), (2, 7, 4, 9), (7, 7, 0, 3)):
+        g = np.linspace(0, 0.8, 80001)
+        ll = xlogy(k_t, g + 0.2) + xlogy(n_t - k_t, 1 - g - 0.2) + xlogy(k_c, g) + xlogy(n_c - k_c, 1 - g)
+        assert inference.fm_restricted(k_t, n_t, k_c, n_c, 0.2)[1] == pytest.approx(g[np.nanargmax(ll)], abs=2e-5)
+
+    def brute(k_t, n_t, k_c, n_c, delta):
+        it, ic = np.arange(n_t + 1), np.arange(n_c + 1)
+        z = inference.fm_score(it[:, None], n_t, ic[None, :], n_c, delta)
+        tail = z <= inference.fm_score(k_t, n_t, k_c, n_c, delta) + 1e-9
+        best = 0.0
+        for pc in np.linspace(0, 1 - delta, 161):
+            ft = sps.binom.pmf(it[None, :], n_t, np.linspace(pc + delta, 1, 41)[:, None])
+            best = max(best, float((ft @ tail @ sps.binom.pmf(ic, n_c, pc)).max()))
+        return best
+
+    for table in ((0, 3, 0, 3), (1, 10, 2, 10), (0, 12, 0, 12), (2, 6, 4, 5)):
+        assert inference.rate_difference_at_least(*table, 0.2) == pytest.approx(brute(*table, 0.2), abs=3e-3), table
+    assert inference.rate_difference_at_least(0, 3, 0, 3, 0.2) == pytest.approx(0.8 ** 3)
+    assert inference.divergence_ruled_min_p(3, 3, 0.2) == pytest.approx(inference.rate_difference_at_least(0, 3, 3, 3, 0.2))
+    # no failure in either arm rules out a 0.2 difference only with many seeds: 0.8^10 at 10
+    r10 = inference.divergence(0, 10, 0, 10, "higher", 0.2)
+    r30 = inference.divergence(0, 30, 0, 30, "higher", 0.2)
+    assert r10["p_ruled"] == pytest.approx(0.8 ** 10) and r30["p_ruled"] < 0.01
+    assert r30["min_p_ruled"] == pytest.approx(inference.divergence_ruled_min_p(30, 30, 0.2))
+    r30.update(state="tested", scale="divergence", expected="higher", sesoi=0.2, sesoi_text="0.20",
+               p_holm=r30["p"], p_ruled_holm=r30["p_ruled"])
+    assert policy.endpoint_verdict(r30)[:2] == ("not reproduced", "X")
+
+
+def test_ruled_out_seed_spread_is_the_one_sided_f_test_of_the_ci():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0, 0.1, 12), rng.normal(0, 0.1, 12)
+    r = inference.spread(a, b, "higher", math.log(1.5))
+    f = (a.std(ddof=1) / b.std(ddof=1)) ** 2
+    assert r["p_ruled"] == pytest.approx(sps.f.cdf(f / 1.5 ** 2, 11, 11))
+    # rejects at 0.05 exactly when the 90% CI's upper bound of the SD ratio is below 1.5
+    upper90 = 0.5 * math.log(f / sps.f.ppf(0.05, 11, 11))
+    assert (r["p_ruled"] < 0.05) == (upper90 < math.log(1.5))
+    assert inference.min_p_ruled_of("spread", 3) == 0.0 and inference.min_p_of("spread", 3) == pytest.approx(0.1161, abs=1e-4)
+
+
+def test_stability_claim_can_read_not_reproduced():
+    """Before, a failure-rate or spread endpoint could never read 'not reproduced': now equal
+    spreads over many seeds and no failures rule the claim out when both tests reject."""
+    rng = np.random.default_rng(6)
+    div = inference.divergence(0, 40, 0, 40, "higher", 0.2)
+    sd = inference.spread(rng.normal(0, 0.1, 40), rng.normal(0, 0.1, 40), "higher", math.log(1.5))
+    rs = []
+    for r, scale in ((div, "divergence"), (sd, "spread")):
+        r.update(state="tested", scale=scale, expected="higher", sesoi=0.2 if scale == "divergence" else math.log(1.5),
+                 sesoi_text="x", why="")
+        rs.append(r)
+    for key in ("p", "p_ruled"):
+        policy.admit(rs, key=key)
+    policy.adjust(rs)
+    verdicts = [policy.endpoint_verdict(r)[:2] for r in rs]
+    assert verdicts == [("not reproduced", "X"), ("not reproduced", "X")], (verdicts, [r["p_ruled"] for r in rs])
+    labelled = [("a", "not reproduced", "X", ""), ("b", "not reproduced", "X", "")]
+    assert policy.combine_endpoints(labelled, "any")[0] == "not reproduced"
+
+
+def test_models_reproduced_and_weaker_combine_to_weaker_not_heterogeneous():
+    """Both models significant in the claimed direction, one below the SESOI: the same sign, so
+    'weaker than claimed' (before: 'heterogeneous', which left a true 1 x SESOI effect on two
+    models undecided about half the time); opposite verdicts stay heterogeneous."""
+    g = [{"group": "a", "verdict": "reproduced", "rule": "R", "reason": ""},
+         {"group": "b", "verdict": "weaker than claimed", "rule": "W", "reason": ""}]
+    v, rule, why = policy.combine_groups(g, {"p": 0.4})
+    assert (v, rule) == ("weaker than claimed", "M") and "below the SESOI on some" in why
+    g[1].update(verdict="not reproduced", rule="X")
+    assert policy.combine_groups(g, {})[0] == "inconclusive"
+    g[1].update(verdict="inconclusive", rule="P")  # no evidence: the other model decides
+    assert policy.combine_groups(g, {})[0] == "reproduced"

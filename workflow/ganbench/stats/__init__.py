@@ -4,7 +4,8 @@
 * ``arms``      — arms and pairing; the seed is the unit (impls averaged within a seed);
 * ``inference`` — tests and intervals (scipy.stats);
 * ``guard``     — the "did it learn" rule;
-* ``policy``    — the family, Holm in both directions, verdicts and their combination;
+* ``policy``    — each claim's family, Holm in both directions, verdicts and their combination;
+* ``sequential``— looks, the alpha-spending boundary and the interim decision per claim;
 * ``analysis``  — observations end to end;
 * ``tables``    — report tables.
 
@@ -18,9 +19,10 @@ import math
 import pandas as pd
 
 from ganbench.observations import OBSERVATIONS
-from ganbench.stats import guard, inference, policy, tables, tidy
+from ganbench.stats import guard, inference, policy, sequential, tables, tidy
 from ganbench.stats.analysis import analyse_observations, runs_not_in_any_arm
 from ganbench.stats.inference import ALPHA, MIN_SEEDS, holm, t_interval
+from ganbench.stats.sequential import Design, interim
 from ganbench.stats.tables import condition_table, observations_frame
 from ganbench.stats.tidy import framework_key, normalize
 
@@ -30,7 +32,8 @@ UNIT_RULE = (
     "the endpoint's scale (log FID for FID-like scores, so effects are log-ratios shown as % change); n is the "
     "number of seeds. Per-seed differences are tested with the paired t-test and the 95% t interval "
     f"(at least {MIN_SEEDS} seeds; a BCa bootstrap interval is shown beside it from "
-    f"{inference.BCA_MIN_SEEDS} seeds)."
+    f"{inference.BCA_MIN_SEEDS} seeds); when every per-seed difference is equal there is no variance for a "
+    "t-test and the exact sign test is used (p = 2^(1-n) two-sided, 2^-n one-sided: never 0)."
 )
 DIVERGED_RULE = (
     "Divergence is an outcome, never imputed: a diverged run has no quality score and is left out of every "
@@ -39,14 +42,32 @@ DIVERGED_RULE = (
     "when at least half of its runs diverged or finished without learning by the guard's per-run rule, e.g. "
     "collapsed to one image; Barnard's exact "
     "test, exact Clopper-Pearson CI per arm, Newcombe CI of the difference) and on the seed spread of log FID "
-    "(Brown-Forsythe). Failed runs (the job did not finish) are not outcomes and are listed. Quality endpoints "
+    "over the seeds that trained (Brown-Forsythe; runs that did not learn are failures, not spread). Failed runs "
+    "(the job did not finish) are not outcomes and are listed. Quality endpoints "
     "use only runs that trained to the end with a finite score."
 )
 
 
-def analyse(summary: pd.DataFrame | None, config: dict | None = None, observations=OBSERVATIONS) -> dict:
+def analyse(summary: pd.DataFrame | None, config: dict | None = None, observations=OBSERVATIONS,
+            design: Design | None = None, look: int | None = None, seed_order=None) -> dict:
+    """Everything the report needs. ``design``: a sequential.Design (looks, spending) and ``look``
+    its current look (0-based; default the last): each claim is shown at the look that decided it
+    (or, open, at the current look). Without a design: the fixed-n design at the seeds present."""
     df, measured = normalize(summary)
-    results, excluded = analyse_observations(df, measured, observations)
+    order = sequential.seed_order_of(df, seed_order)
+    if design is None or design.fixed:
+        results, excluded = analyse_observations(df, measured, observations, design=design, look=0)
+        shown = design or sequential.Design((max(len(order), 1),))
+        decisions = {r["obs"].id: {"status": "decided", "look": 1, "looks": 1, "n": len(order), "next_n": None}
+                     for r in results}
+    else:
+        look = design.k - 1 if look is None else look
+        shown = design
+        found, excl_by = sequential.run_looks(df, measured, design, look, order, observations)
+        results = [found[o.id].result for o in observations]
+        excluded = [e for o in observations for e in excl_by[o.id]]
+        policy.study_wide([r for res in results for g in res["groups"] for r in g["primary"]])
+        decisions = {cid: sequential.decision_record(d, design) for cid, d in found.items()}
     excluded = excluded + runs_not_in_any_arm(df, observations)
     out_obs = []
     for res in results:
@@ -57,7 +78,7 @@ def analyse(summary: pd.DataFrame | None, config: dict | None = None, observatio
                         "treatment": obs.treatment, "control": obs.control, "combine": obs.combine,
                         "endpoints": [(e.label, e.scale, e.expected, e.sesoi_text, e.why) for e in obs.primary],
                         "secondary_endpoints": [e.label for e in obs.secondary],
-                        "stability": obs.claim_is_stability, **res})
+                        "stability": obs.claim_is_stability, "decision": decisions[obs.id], **res})
     return {
         "df": df, "measured": measured, "observations": out_obs,
         "excluded": tables.excluded_table(df, excluded), "exclusions": excluded,
@@ -65,9 +86,10 @@ def analyse(summary: pd.DataFrame | None, config: dict | None = None, observatio
         "alpha": ALPHA, "min_seeds": MIN_SEEDS, "rules": policy.RULES,
         "equivalence_rules": policy.EQUIVALENCE_RULES, "combine_rules": policy.COMBINE_RULES,
         "family_rule": policy.FAMILY_RULE, "guard_rule": guard.RULE, "unit_rule": UNIT_RULE,
-        "diverged_rule": DIVERGED_RULE,
+        "diverged_rule": DIVERGED_RULE, "design": shown.describe(), "boundary": shown.boundary_table(),
+        "sequential": not shown.fixed, "looks": list(shown.looks),
     }
 
 
-__all__ = ["analyse", "normalize", "framework_key", "holm", "t_interval", "condition_table",
+__all__ = ["analyse", "interim", "Design", "normalize", "framework_key", "holm", "t_interval", "condition_table",
            "observations_frame", "ALPHA", "MIN_SEEDS", "math"]

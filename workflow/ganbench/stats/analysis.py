@@ -1,5 +1,6 @@
 """From tidy runs to one result per observation: arms per recipe (model), seed-level data
-per endpoint, tests, the guard, the Holm family and the verdicts."""
+per endpoint, tests, the guard, the premise, each claim's Holm family and the verdicts (at
+one look of a sequential design, or the fixed-n design)."""
 from __future__ import annotations
 
 import json
@@ -50,13 +51,14 @@ def run_endpoint(obs_id: str, group: str, endpoint: Endpoint, t_rows: pd.DataFra
             r.update(state="too few seeds", why="an arm has no finished run")
         return r
     if endpoint.scale == "spread":
-        vt, vc = seed_values(t_rows, endpoint, where, excluded), seed_values(c_rows, endpoint, where, excluded)
+        vt, vc = (seed_values(_learned(rows, where, excluded), endpoint, where, excluded) for rows in (t_rows, c_rows))
         res = inference.spread(vt.to_numpy(), vc.to_numpy(), endpoint.expected, endpoint.sesoi)
         r.update(res)
         r["values_t"], r["values_c"] = vt.to_dict(), vc.to_dict()
         if min(len(vt), len(vc)) < inference.MIN_SEEDS:
             r.update(state="too few seeds", why=f"seed spread needs >= {inference.MIN_SEEDS} scored seeds per arm "
-                     f"(treatment {len(vt)}, control {len(vc)}); diverged runs have no FID")
+                     f"that trained (treatment {len(vt)}, control {len(vc)}); diverged runs have no FID and runs "
+                     "that did not learn are training failures (the failure-rate endpoint)")
         return r
     pairs = paired_seeds(t_rows, c_rows, endpoint, where, excluded, unit, within)
     d = pairs["d"].to_numpy(float)
@@ -70,7 +72,33 @@ def run_endpoint(obs_id: str, group: str, endpoint: Endpoint, t_rows: pd.DataFra
     if len(d) < inference.MIN_SEEDS:
         r.update(state="too few seeds", why=f"{r['test']}: only {len(d)} seed(s) with a scored run in both arms "
                  f"(needs {inference.MIN_SEEDS})")
+    elif endpoint.metric in policy.PREMISES:
+        check_premise(r, pairs["t"].to_numpy(float), pairs["c"].to_numpy(float))
     return r
+
+
+def check_premise(r: dict, t: np.ndarray, c: np.ndarray) -> None:
+    """An endpoint about preventing an event (policy.PREMISES) says nothing when no seed of either
+    arm had the event: state 'premise not met' (rule P), with the counts."""
+    what, event = policy.PREMISES[r["metric"]]
+    k_t, k_c = int((np.asarray(t) > 0).sum()), int((np.asarray(c) > 0).sum())
+    r["premise"] = {"k_t": k_t, "n_t": len(t), "k_c": k_c, "n_c": len(c), "event": event}
+    if k_t == 0 and k_c == 0 and r["state"] == "tested":
+        r.update(state="premise not met", why=f"the premise did not occur ({what}): {event} in 0 of {len(t)} "
+                 f"treatment seeds and 0 of {len(c)} control seeds")
+
+
+def _learned(rows: pd.DataFrame, where: str, excluded: list[Exclusion]) -> pd.DataFrame:
+    """Runs for the seed spread: those that finished and learned. A run that did not learn (the
+    guard's per-run rule, e.g. collapsed to one image) is a training failure, counted by the
+    failure-rate endpoint; its FID would say 'no spread' about runs that all failed alike."""
+    if rows.empty:
+        return rows
+    bad = guard.failed_to_learn(rows) & (rows["status"] == "ok")
+    for rid in rows.loc[bad, "run_id"]:
+        excluded.append(Exclusion(rid, where, "did not learn (the guard's per-run rule): a training failure, "
+                                              "counted in the failure rate, not in the seed spread"))
+    return rows[~bad]
 
 
 def _arm_counts(rows: pd.DataFrame) -> dict:
@@ -98,7 +126,7 @@ def difference_observation(obs: Observation, df: pd.DataFrame, measured: set[str
         g["primary"] = [run_endpoint(obs.id, label, e, t_rows, c_rows, measured, excluded) for e in obs.primary]
         for r in g["primary"]:
             # an untrained baseline is the first reason, even where too few seeds would also stop the test
-            failed = g["guard"]["state"] == "failed" and r["state"] in ("tested", "too few seeds")
+            failed = g["guard"]["state"] == "failed" and r["state"] in ("tested", "too few seeds", "premise not met")
             if failed or (r["state"] == "tested" and g["guard"]["state"] != "passed"):
                 r["state"] = "not trained"
                 r["why"] = ("the baseline did not train: " if g["guard"]["state"] == "failed" else
@@ -159,27 +187,38 @@ def frameworks_observation(obs: Observation, df: pd.DataFrame, measured: set[str
     return {"groups": groups}
 
 
-def analyse_observations(df: pd.DataFrame, measured: set[str],
-                         observations=OBSERVATIONS) -> tuple[list[dict], list[Exclusion]]:
+def analyse_observations(df: pd.DataFrame, measured: set[str], observations=OBSERVATIONS, design=None,
+                         look: int = 0) -> tuple[list[dict], list[Exclusion]]:
     excluded: list[Exclusion] = []
     results = []
     for obs in observations:
         body = (frameworks_observation if obs.kind == "equivalence" else difference_observation)(
             obs, df, measured, excluded)
         results.append({"obs": obs, **body})
-    decide(results)
+    decide(results, design, look)
     return results, excluded
 
 
-def decide(results: list[dict]) -> None:
-    """Families, Holm, per-endpoint verdicts, then per model and per observation.
+def decide_claim(res: dict, design=None, look: int = 0) -> None:
+    """One claim: its family (admission one test at a time), Holm's step-down against alpha / j or
+    the look's boundary, per-endpoint verdicts."""
+    primary = [r for g in res["groups"] for r in g["primary"]]
+    for key in ("p", "p_ruled"):
+        policy.admit(primary, key=key, design=design, look=look)
+    policy.adjust(primary, design=design, look=look)
+    for r in primary:
+        r["verdict"], r["rule"], r["reason"] = policy.endpoint_verdict(r)
+
+
+def decide(results: list[dict], design=None, look: int = 0) -> None:
+    """Per claim: family, Holm, per-endpoint verdicts, then per model and per observation; then the
+    study-wide Holm (descriptive). ``design``: a sequential.Design (None: fixed-n at the seeds
+    present); ``look``: 0-based look of that design whose boundary applies.
     ``results``: [{"obs": Observation, "groups": [{"group", "primary": [endpoint results]}]}]."""
-    for kind in ("difference", "equivalence"):
-        family = [r for res in results if res["obs"].kind == kind for g in res["groups"] for r in g["primary"]]
-        policy.admit(family)
-        policy.adjust(family)
-        for r in family:
-            r["verdict"], r["rule"], r["reason"] = policy.endpoint_verdict(r)
+    for res in results:
+        decide_claim(res, design, look)
+        res["look"] = look
+    policy.study_wide([r for res in results for g in res["groups"] for r in g["primary"]])
     for res in results:
         obs = res["obs"]
         effects = {}

@@ -109,12 +109,18 @@ def observations_frame(analysis: dict) -> pd.DataFrame:
     for res in analysis["observations"]:
         for g in res["groups"] or [{"group": "", "primary": [], "verdict": "", "rule": "", "reason": ""}]:
             for r in g["primary"] or [{}]:
+                dec = res.get("decision") or {}
                 rows.append({"id": res["id"], "verdict": res["verdict"], "rule": res["rule"], "reason": res["reason"],
+                             "status": dec.get("status"), "look": dec.get("look"), "looks": dec.get("looks"),
+                             "look_n": dec.get("n"), "next_n": dec.get("next_n"),
                              "group": g["group"], "group_verdict": g["verdict"], "group_reason": g["reason"],
                              "endpoint": r.get("metric"), "scale": r.get("scale"), "expected": r.get("expected"),
                              "sesoi": r.get("sesoi"), "endpoint_verdict": r.get("verdict"),
                              "endpoint_rule": r.get("rule"), "estimate": r.get("estimate"),
                              "ci_lo": r.get("ci_lo"), "ci_hi": r.get("ci_hi"), "p": r.get("p"),
-                             "p_holm": r.get("p_holm"), "p_ruled": r.get("p_ruled"),
-                             "p_ruled_holm": r.get("p_ruled_holm"), "test": r.get("test"), "n_seeds": r.get("n")})
+                             "p_holm": r.get("p_holm"), "p_holm_study": r.get("p_holm_study"), "m": r.get("m"),
+                             "crit_p": r.get("crit_p"), "p_ruled": r.get("p_ruled"),
+                             "p_ruled_holm": r.get("p_ruled_holm"), "p_ruled_holm_study": r.get("p_ruled_holm_study"),
+                             "crit_p_ruled": r.get("crit_p_ruled"), "min_p": r.get("min_p"),
+                             "min_p_ruled": r.get("min_p_ruled"), "test": r.get("test"), "n_seeds": r.get("n")})
     return pd.DataFrame(rows)
