@@ -444,3 +444,15 @@ def test_loss_curves_per_arm_and_quality_figures(rendered):
     assert len(loss_figs) == len(ran) > 5
     for src in loss_figs:
         assert (out.parent / src).stat().st_size > 20_000
+
+
+def test_summary_table_first_one_line_per_claim(rendered):
+    out, html, df = rendered
+    assert html.index('id="summary-table"') < html.index('id="observations-table"')
+    claims = re.findall(r'<tr data-claim="([\w-]+)">', html)
+    assert claims == [o.id for o in OBSERVATIONS]
+    head = html[html.index('id="summary-table"'):html.index('</table>', html.index('id="summary-table"'))]
+    assert head.count("<th>") == 5
+    # g_loss has a strong effect in the fixture: its line shows the effect with an interval and n
+    row = re.search(r'<tr data-claim="g_loss">(.*?)</tr>', head, re.S).group(1)
+    assert re.search(r"\[[^\]]+\]", row) and re.search(r'<td class="num">\d+</td>', row)
