@@ -5,6 +5,9 @@ Everything downstream of the network is the production code; the network is the 
 random-weight test stand-in (``write_test_network``) except in the torch-fidelity tests, which
 build the real Inception-v3 architecture from a random state dict of the right shapes (no
 download, no real weights here) and run it through the production loader.
+
+Every bound holds with either CPU kernel family (tests/README.md: an AVX2 CPU's default kernels and
+SSE kernels forced); the tightest, |FID| < 1e-3 of the test split against itself, measured -6.3e-5.
 """
 from __future__ import annotations
 

@@ -7,6 +7,13 @@ knob setting) in a PyTorch worker, two TensorFlow workers and a JAX worker
 concurrently; the tests below only compare their outputs. Every comparison
 is against PyTorch: TensorFlow (the reference twin) and JAX (impls/jax) each
 have to agree with it within the same tolerances.
+
+The frameworks sum float32 numbers in different orders, and so does one framework on
+different CPUs (AVX-512 vs AVX2 kernels of MKL, oneDNN, Eigen and XLA), so every tolerance
+is a round-off bound relative to the scale of what it compares (see "Tolerances" below, and
+tests/README.md for the worst values measured with each kernel family). Many-step
+comparisons are judged against the chaos floor of section 9: how long PyTorch agrees with
+itself under a round-off-sized perturbation.
 """
 from __future__ import annotations
 
@@ -28,23 +35,55 @@ FRAMEWORKS = ("pytorch", "tensorflow", "jax")
 OTHERS = FRAMEWORKS[1:]  # each compared with PyTorch
 STEP_CASES = {**C.step_cases("basic"), **C.step_cases("dcgan")}
 
-# Tolerances (CPU, float32)
+# Tolerances (CPU, float32). Each holds on both kernel families this file was run with (tests/README.md): the
+# default kernels of an AVX2 CPU without AVX-512 ("default" below) and the ones forced on it by
+# ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 TF_ENABLE_ONEDNN_OPTS=0
+# XLA_FLAGS=--xla_cpu_max_isa=SSE4_2 ("SSE", TensorFlow on Eigen instead of oneDNN). The order in which a
+# float32 sum is accumulated differs between frameworks, between MKL / oneDNN / Eigen / XLA kernels and between SIMD
+# widths (AVX-512 on one CPU, AVX2 on another), so every bound below is a round-off bound relative to the scale of
+# the quantity compared, never an exact match and never relative to an element that may itself be ~0.
 FORWARD_ATOL = 1e-5
-# Per-weight update check, relative: |delta_pt - delta_tf| <= DELTA_RTOL * max|delta| of the tensor, for
-# every weight but at most DELTA_OUTLIERS per tensor. Why outliers exist at all: Adam's first steps give
-# delta = lr * g / (|g| + eps) per weight, whose sensitivity to g is lr / eps at g ~ 0. A weight whose
-# batch gradient cancels to |g| ~ eps = 1e-8 turns float32 summation-order round-off in g (~1e-10
-# absolute, different BLAS reduction orders in the two frameworks) into a delta difference of up to a
-# few percent of lr; never more than a few weights per tensor, and those stay within
-# DELTA_OUTLIER_RTOL of the update's magnitude (measured worst: 4 of G/fc2's 50k weights with leaky
-# slope 0.01, whose tiny negative-side activations make such cancellations likelier; at most 2.9e-3
-# of the update). A systematic difference (a wrong constant, a knob ignored by one framework) moves
-# every weight and fails at once.
+# One training iteration (section 3), per tensor. For weight i, r_i = max(|delta_pt_i - delta_other_i| - ulp(w_i), 0)
+# / s, where s is the TENSOR's update scale, max |delta_pt| over the tensor (at least the smallest lr: Adam moves a
+# weight by ~lr a step, so a tensor whose D- and G-step updates nearly cancel is still judged against one step), and
+# ulp(w_i) the finest change a float32 weight can show. Never relative to the weight's own update: where a gradient
+# cancels (G's projection, BN's beta) the update is tiny and float32 summation order alone moves it by far more than
+# 1e-4 of itself.
+#   99th percentile of r over the tensor <= DELTA_RTOL = 1e-4. Derivation: a float32 sum of n terms carries a
+# round-off error of about u sqrt(n) of the sum of the terms' magnitudes (u = 2^-24 = 6e-8, errors of random sign);
+# the longest reductions here are n ~ 1e4 (batch x 784 pixels, a conv's kernel x channels x positions), so a gradient
+# whose terms do not cancel differs by ~u sqrt(1e4) = 6e-6 between two summation orders. Adam passes a gradient's
+# relative error on to the update at most one to one (at t = 1 the update is lr g / (|g| + eps) and does not see it),
+# a D step followed by G steps compounds it a few times, and the 99th-percentile weight may cancel by a further
+# factor of a few: 1e-4 is 16 x u sqrt(1e4). Measured worst tensor (99th percentile): 1.1e-5 (TensorFlow) and
+# 8.6e-6 (JAX) with the default kernels, 4.6e-6 / 5.5e-6 with the SSE kernels, and 7.1e-6 between TensorFlow and
+# itself on the two kernel families (PyTorch and itself: 3.8e-6): the twins differ by what a change of CPU alone
+# makes; 5.5e-5 was measured on another machine (issue 19). A wrong constant of 0.1% (a learning rate, a beta, a
+# momentum) moves every weight's update by ~1e-3 of the scale and fails 10x over (measured: lr x 1.001 in
+# TensorFlow's Adam gives 1.0e-3); test_adam_matches_float64_reference catches smaller ones.
+#   Every weight: r <= DELTA_OUTLIER_RTOL = 0.1. The last percent are weights whose batch gradient cancels to |g| ~
+# eps = 1e-8, where Adam's update lr g / (|g| + eps) has sensitivity lr / eps to g, so ~1e-10 of absolute round-off
+# in g moves it by up to a few percent of lr. Measured worst weight: 2.0e-2 (default kernels) and 1.2e-2 (SSE).
+# A wrong sign, a wrong loss or an ignored knob moves weights by O(1) of the scale and fails both bounds.
+# (The per-tensor outlier count, <= max(DELTA_OUTLIERS, DELTA_OUTLIER_FRACTION x size) weights above DELTA_RTOL, is
+# no longer used here: a few cancelling weights of one tensor exceed 1e-4 on some CPUs and not on others, issue 19.
+# tests/test_compiled_step.py still imports the two constants.)
 DELTA_RTOL = 1e-4
-DELTA_OUTLIERS = 3  # per tensor, or 1e-4 of its weights if more (see DELTA_OUTLIER_FRACTION)
-DELTA_OUTLIER_FRACTION = 1e-4
+DELTA_QUANTILE = 0.99
 DELTA_OUTLIER_RTOL = 0.1
+DELTA_OUTLIERS = 3
+DELTA_OUTLIER_FRACTION = 1e-4
 STATS_ATOL = 1e-5
+
+
+def check_update_differences(rel: np.ndarray, what: str) -> tuple[float, float]:
+    """The per-tensor criterion above on r (see _relative_delta_difference); returns (99th percentile, max)."""
+    q, mx = float(np.quantile(rel, DELTA_QUANTILE)), float(rel.max())
+    assert q <= DELTA_RTOL, (f"{what}: 99th percentile of |delta_pt - delta_other| is {q:.2e} of the tensor's update "
+                             f"scale (> {DELTA_RTOL}; max {mx:.2e})")
+    assert mx <= DELTA_OUTLIER_RTOL, (f"{what}: a weight's |delta_pt - delta_other| is {mx:.3g} of the tensor's update "
+                                      f"scale (> {DELTA_OUTLIER_RTOL})")
+    return q, mx
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +92,9 @@ def twins(tmp_path_factory):
     data = C.synthetic_mnist()
     cases, meta = C.build_jobs(tmp, data)
     t = time.monotonic()
-    res = C.run_workers(tmp, cases, frameworks=FRAMEWORKS, split={"tensorflow": 2})
+    # ~12 minutes of CPU in all; the timeout only catches a hung worker (on 2 cores shared with other test
+    # sessions the workers took 22 minutes of wall time)
+    res = C.run_workers(tmp, cases, frameworks=FRAMEWORKS, split={"tensorflow": 2}, timeout=1800)
     meta["wall_s"] = time.monotonic() - t
     return res, meta
 
@@ -77,6 +118,8 @@ def test_basic_parameter_count_is_the_textbook_one():
 @pytest.mark.parametrize("what", ["g_eval", "g_train", "d_eval", "d_train"])
 @pytest.mark.parametrize("other", OTHERS)
 def test_forward_outputs_match(twins, arch, what, other):
+    """Outputs are sigmoid/tanh images (|x| <= 1) or D logits of O(1), so FORWARD_ATOL is ~1e-5 of their scale;
+    worst measured 5.0e-6 (AVX2 default kernels) and 5.3e-6 (SSE kernels), G's train-mode output at 64 px."""
     res, meta = twins
     case = meta["forward"][arch]["case"]
     a, b = res["pytorch"][f"{case}/{what}"], res[other][f"{case}/{what}"]
@@ -128,15 +171,15 @@ def _relative_delta_difference(res, meta, name, other="tensorflow"):
 @pytest.mark.parametrize("name", list(STEP_CASES))
 @pytest.mark.parametrize("other", OTHERS)
 def test_training_iteration_updates_match(twins, name, other):
+    """Per tensor, the 99th percentile of |delta_pt - delta_other| <= 1e-4 and every weight <= 0.1 of the tensor's
+    update scale (check_update_differences). Worst measured 99th percentile: 1.1e-5 (AVX2 default kernels), 5.5e-6
+    (SSE kernels, TensorFlow on Eigen); worst weight 2.0e-2 / 1.2e-2. Also the logged losses (STATS_ATOL, worst
+    4.8e-7 / 3.6e-7), the step counts and which optimizer owns D's variables."""
     res, meta = twins
     report = []
     for k, rel in _relative_delta_difference(res, meta, name, other).items():
-        n_out = int((rel > DELTA_RTOL).sum())
-        allowed = max(DELTA_OUTLIERS, int(DELTA_OUTLIER_FRACTION * rel.size))
-        report.append((float(np.quantile(rel, 0.99)), k, n_out))
-        assert n_out <= allowed, \
-            f"{name} {k}: {n_out} weights differ by > {DELTA_RTOL} of the update ({rel.max():.2e} max)"
-        assert rel.max() <= DELTA_OUTLIER_RTOL, f"{name} {k}: max relative delta difference {rel.max():.3g}"
+        q, mx = check_update_differences(rel, f"{name} {k}")
+        report.append((q, mx, k))
     spec = meta["step"][name]["spec"]
     da = _deltas(res, meta, name, "pytorch")
     moved = [k for k in da if np.abs(da[k]).max() > 0]
@@ -150,8 +193,8 @@ def test_training_iteration_updates_match(twins, name, other):
         owns_d = any(k.startswith("opt/g/m/D/") for k in _opt(res, name, fw))
         assert owns_d == (not spec["freeze_d"]), (fw, name)
     worst = max(report)
-    print(f"{name} (pytorch vs {other}): worst 99th percentile of relative delta difference {worst[0]:.2e} ({worst[1]}); "
-          f"outliers {sum(r[2] for r in report)}")
+    print(f"{name} (pytorch vs {other}): worst 99th percentile of relative delta difference {worst[0]:.2e} ({worst[2]}); "
+          f"worst weight {max(r[1] for r in report):.2e}")
 
 
 def _opt(res, name, fw):
@@ -160,22 +203,22 @@ def _opt(res, name, fw):
 
 
 def test_worst_case_twin_difference_summary(twins, capsys):
-    """Prints the worst relative delta difference per layer over all cases (see the log with -s):
-    the median weight's and the worst weight's |delta_pt - delta_tf| / max|delta|."""
+    """Prints the worst relative delta difference per layer over all cases (see the log with -s): the 99th
+    percentile weight's and the worst weight's |delta_pt - delta_other| / the tensor's update scale."""
     res, meta = twins
     worst = {}
     for name, other in ((n, o) for n in STEP_CASES for o in OTHERS):
         for k, rel in _relative_delta_difference(res, meta, name, other).items():
             key = (other, name.split("-")[0], k)
-            med, mx = worst.get(key, (0.0, 0.0))
-            worst[key] = (max(med, float(np.median(rel))), max(mx, float(rel.max())))
+            q99, mx = worst.get(key, (0.0, 0.0))
+            worst[key] = (max(q99, float(np.quantile(rel, DELTA_QUANTILE))), max(mx, float(rel.max())))
     with capsys.disabled():
         print(f"\n[twins] workers wall {meta['wall_s']:.1f}s; relative |delta_pt - delta_other| per tensor "
-              "(median weight, worst weight):")
-        for (other, model, k), (med, mx) in sorted(worst.items()):
-            print(f"  {other:10s} {model:5s} {k:22s} {med:.1e} {mx:.1e}")
+              "(99th percentile weight, worst weight):")
+        for (other, model, k), (q99, mx) in sorted(worst.items()):
+            print(f"  {other:10s} {model:5s} {k:22s} {q99:.1e} {mx:.1e}")
     assert max(mx for _, mx in worst.values()) <= DELTA_OUTLIER_RTOL
-    assert max(med for med, _ in worst.values()) <= DELTA_RTOL
+    assert max(q99 for q99, _ in worst.values()) <= DELTA_RTOL
 
 
 # ------------------------------------------------------------------ 5. every knob has an effect
@@ -497,10 +540,22 @@ def _read_log(path: Path) -> np.ndarray:
                                             "d_probe_test")] for r in rows])
 
 
+def _chaos_runs(spec: dict) -> dict[str, dict]:
+    """The chaos-floor runs (section 9): each framework on ``spec``, and PyTorch with both learning rates times
+    (1 + CHAOS_LR_PERTURBATION) and times (1 - CHAOS_LR_PERTURBATION)."""
+    runs = {fw: {**spec, "impl": fw} for fw in FRAMEWORKS}
+    for name, sign in CHAOS_PERTURBED.items():
+        optim = {o: {**spec["optim"][o], "lr": spec["optim"][o]["lr"] * (1 + sign * CHAOS_LR_PERTURBATION)}
+                 for o in ("d", "g")}
+        runs[name] = {**spec, "impl": "pytorch", "optim": optim}
+    return runs
+
+
 @pytest.fixture(scope="module")
 def cli_twins(tmp_path_factory):
-    """Each framework's train.py on the basic_tutorial recipe (smoke size: hidden 64, batch 32; 200 steps) and the
-    dcgan_carpedm20 recipe (k5 'same', 10 steps), each run its own process, two at a time."""
+    """Each framework's train.py on the basic_tutorial recipe (smoke size: hidden 64, batch 32; 200 steps), the
+    dcgan_carpedm20 recipe (k5 'same', 10 steps) and the chaos-floor runs (section 9: basic_tutorial at full size,
+    200 steps, and two perturbed PyTorch runs), each run its own process, three at a time."""
     tmp = tmp_path_factory.mktemp("cli_twins")
     data = _mnist(tmp)
     specs = {
@@ -510,16 +565,31 @@ def cli_twins(tmp_path_factory):
         "dcgan": C.make_spec(**C.recipe_kw("dcgan_carpedm20", steps=CLI_DCGAN_STEPS, log_every=1, batch_size=16,
                                            z_dim=32, eval_samples=64, grid_size=16, probe_size=16,
                                            arch={"base_width": 8})),
+        # full size (hidden 128, batch 64, as the study runs it); only log.csv is compared, so few samples
+        "chaos": C.make_spec(**C.recipe_kw("basic_tutorial", steps=CHAOS_STEPS, log_every=1, eval_samples=64,
+                                           grid_size=16, probe_size=0, curve_samples=16)),
     }
-    out = {}
-    jobs = [(m, impl) for m in specs for impl in FRAMEWORKS]
-    for i in range(0, len(jobs), 3):
-        procs = {(m, impl): _run_entry(impl, {**specs[m], "impl": impl}, data, tmp / f"{m}-{impl}")
-                 for m, impl in jobs[i:i + 3]}
-        for key, p in procs.items():
-            _, err = p.communicate(timeout=600)
-            assert p.returncode == 0, f"{key}: {err[-3000:]}"
-            out[key] = tmp / f"{key[0]}-{key[1]}"
+    jobs = [((m, fw), {**specs[m], "impl": fw}) for m in ("basic", "dcgan") for fw in FRAMEWORKS]
+    jobs += [(("chaos", run), spec) for run, spec in _chaos_runs(specs["chaos"]).items()]
+    out, running = {}, []
+
+    def finish():
+        key, p = running.pop(0)
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, f"{key}: {err[-3000:]}"
+        out[key] = tmp / f"{key[0]}-{key[1]}"
+
+    try:
+        for key, spec in jobs:
+            if len(running) == 3:
+                finish()
+            running.append((key, _run_entry(spec["impl"], spec, data, tmp / f"{key[0]}-{key[1]}")))
+        while running:
+            finish()
+    finally:
+        for _, p in running:
+            p.kill()
+            p.wait()
     return specs, out
 
 
@@ -557,3 +627,52 @@ def test_cli_twins_basic_samples_are_pixel_identical(cli_twins, other, capsys):
     for fw in ("pytorch", other):  # the curve samples (same noise at each point) exist in both
         names = sorted(p.name for p in (out[("basic", fw)] / "curve").iterdir())
         assert names == ["samples_100.npz", "samples_200.npz"], (fw, names)
+
+
+# ------------------------------------------------------------------ 9. the chaos floor: how long twins can agree
+# BasicGAN training is chaotic: at the full size (hidden 128, batch 64) any float32-sized difference between two
+# runs grows until their logged losses part, whatever its source, so "the twins agree for N steps" means something
+# only against the floor that a round-off-sized perturbation of PyTorch against itself sets. Here that is PyTorch
+# with both learning rates times (1 + 1e-6) and times (1 - 1e-6): a coherent change of every update by 1e-6, the
+# size of the round-off of one gradient reduction over 784 pixels (u sqrt(784) = 1.7e-6, u = 2^-24). The floor is
+# the earlier of the two perturbed pairs' departures (the first logged step at which d_loss, g_loss, D(x) or
+# D(G(z)) differ by more than CLI_LOSS_ATOL); PyTorch against TensorFlow and against JAX must not depart earlier.
+# No slack: the twins' round-off is incoherent (summation order, not one constant); they departed at step 100 or
+# later against a floor of 31 with every kernel family tried.
+# Measured (first departure, 200 steps; "-" = never):
+#   kernels                                       lr x (1+1e-6)  lr x (1-1e-6)  PT vs TF   PT vs JAX
+#   default (AVX2; TensorFlow on oneDNN, or on Eigen)     31             49           -          139
+#   SSE (above)                                           31             49          100          -
+#   ATen default, oneDNN AVX                              31             49          139          -
+# The perturbation lr x (1 +- 3e-7) is too close to round-off to set a floor: it departed at 166 and 49 (default)
+# but at 139 and never (SSE), draws from the same lottery as the twins' own departures. The old TensorFlow Adam
+# constants (every update 6.4e-6 too large; test_adam_matches_float64_reference catches them too) depart at step 6.
+CHAOS_STEPS = 200
+CHAOS_LR_PERTURBATION = 1e-6
+CHAOS_PERTURBED = {"pytorch-lr-up": 1, "pytorch-lr-down": -1}
+
+
+def _departure(a: np.ndarray, b: np.ndarray) -> int:
+    """The first logged step at which two runs' d_loss, g_loss, d_real or d_fake differ by more than
+    CLI_LOSS_ATOL; one past the last step if they never do."""
+    assert a.shape == b.shape and np.array_equal(a[:, 0], b[:, 0])
+    over = np.nonzero(np.abs(a[:, 1:5] - b[:, 1:5]).max(axis=1) > CLI_LOSS_ATOL)[0]
+    return int(a[over[0], 0]) if len(over) else int(a[-1, 0]) + 1
+
+
+@pytest.mark.parametrize("other", OTHERS)
+def test_cli_twins_stay_at_round_off_as_long_as_perturbed_pytorch(cli_twins, other, capsys):
+    _, out = cli_twins
+    logs = {run: _read_log(out[("chaos", run)] / "log.csv") for run in ("pytorch", other, *CHAOS_PERTURBED)}
+    ref = logs["pytorch"]
+    assert ref[-1, 0] == CHAOS_STEPS and len(ref) == CHAOS_STEPS and np.isfinite(ref[:, 1:5]).all()
+    floors = {run: _departure(ref, logs[run]) for run in CHAOS_PERTURBED}
+    floor, got = min(floors.values()), _departure(ref, logs[other])
+    with capsys.disabled():
+        print(f"\n[chaos floor, basic_tutorial full size, {CHAOS_STEPS} steps] first step with a logged difference "
+              f"> {CLI_LOSS_ATOL:g}: pytorch vs {other} {got}; pytorch vs " +
+              ", ".join(f"{run} {step}" for run, step in floors.items()) + f" ({CHAOS_STEPS + 1} = never)")
+    # a floor beyond the run would make the comparison vacuous: the run must be long enough to reach it
+    assert floor <= CHAOS_STEPS, f"the perturbed PyTorch runs never departed in {CHAOS_STEPS} steps: run longer"
+    assert got >= floor, (f"pytorch vs {other} depart at step {got}, before the round-off floor (step {floor}, "
+                          f"PyTorch with lr x (1 +- {CHAOS_LR_PERTURBATION:g})): a systematic difference")
