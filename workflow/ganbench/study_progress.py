@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganbench.trainer_guard import pid_exists
+
 
 @dataclass
 class Snapshot:
@@ -131,12 +133,8 @@ def line(snap: Snapshot, elapsed_s: float) -> str:
 
 def _alive(pid: int) -> bool:
     """The process exists and has not exited (a zombie not yet reaped by its parent has)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_exists(pid):
         return False
-    except PermissionError:
-        return True
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):

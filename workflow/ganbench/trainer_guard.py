@@ -67,12 +67,12 @@ def token_alive(token: str) -> bool:
     except ValueError:
         return True
     if not Path("/proc/self/stat").exists():  # no /proc (not Linux): the pid alone
-        return _pid_exists(pid)
+        return pid_exists(pid)
     now = start_time(pid)
     return now is not None and (not start or now == start)
 
 
-def _pid_exists(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
