@@ -30,7 +30,6 @@ from ganbench.config import (
     validate_config,
 )
 from ganbench.grid import expand_runs
-from ganbench.gpu_slots import resolve_gpu_count
 from ganbench.impls import ContractError, discover_impls
 from metrics.inception_weights import find_inception_weights
 from ganbench.preflight import (
@@ -114,9 +113,13 @@ SHAPES = shapes(config, config["impls"]) if config["benchmark"]["enabled"] else 
 RESULTS = f"results/{STUDY}"
 RUN_DIR = f"{RESULTS}/runs/{{run_id}}"
 DATA = f"results/data/{config['dataset']}.npz"
-N_GPUS = resolve_gpu_count(
-    config["gpus"], config["device"]
-)  # the one GPU count (ganbench script too)
+
+
+include: "workflow/rules/common.smk"  # helpers the rules and the checks below use
+
+
+PLAN = seed_plan(config)  # the seeds and the looks that add them (ganbench/looks.py)
+N_GPUS = study_gpus()  # this host's view, for the checks below
 # Every planned run checked now (at least one; its spec.json valid; batches that fit the dataset;
 # a GPU for device: cuda), not in every train job.
 try:
@@ -128,12 +131,12 @@ except ConfigError as exc:
 os.environ[trainer_guard.TIMEOUT_ENV] = (
     "" if config["train_timeout_min"] is None else str(config["train_timeout_min"])
 )
-TRAIN_THREADS = config["threads"] or (2 if N_GPUS else 1)
 
 
 wildcard_constraints:
     run_id="|".join(RUN_IDS) if RUN_IDS else "(?!)",
     shape="|".join(SHAPES) if SHAPES else "(?!)",
+    look=r"\d+",
 
 
 onstart:
@@ -150,15 +153,16 @@ onstart:
         and isinstance(getattr(_scheduler, "resources", None), dict)
     ):
         _given = _scheduler.resources.get("gpu")
-        if _given is None or _given > N_GPUS:
+        _n_gpus = study_gpus()
+        if _given is None or _given > _n_gpus:
             if _given is not None and _given < sys.maxsize:
                 print(
-                    f"[ganbench] --resources gpu={_given} capped at {N_GPUS}: the GPUs jobs can use here "
+                    f"[ganbench] --resources gpu={_given} capped at {_n_gpus}: the GPUs jobs can use here "
                     "(nvidia-smi's count, capped by a preset CUDA_VISIBLE_DEVICES)",
                     file=sys.stderr,
                 )
-            _scheduler.resources["gpu"] = N_GPUS
-            _scheduler.global_resources["gpu"] = N_GPUS
+            _scheduler.resources["gpu"] = _n_gpus
+            _scheduler.global_resources["gpu"] = _n_gpus
     # Not a dry run: the folders every job writes must be writable, and the network the dataset is
     # scored with (CelebA: Inception-v3, its weight file) must be there, before any job starts.
     try:
@@ -171,7 +175,6 @@ onstart:
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
@@ -183,3 +186,4 @@ rule all:
     default_target: True
     input:
         f"reports/{STUDY}/index.html",
+        interim_reports,

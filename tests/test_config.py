@@ -80,6 +80,8 @@ BAD = [
     (lambda c: c["design"]["main"].update(schedules=["1-2"]),
      ["design.main.schedules[0]", "'1-2'", "matching"]),
     (lambda c: c.update(seeds=[-1]), ["seeds[0]", "-1", "minimum 0"]),
+    (lambda c: c.update(seeds={"looks": [3, "x"]}), ["seeds.looks[1]", "'x'", "integer"]),
+    (lambda c: c.update(seeds="0-4"), ["seeds", "'0-4'", "must be a list or a mapping"]),
     (lambda c: c["recipes"]["dcgan_blog"].update(dcgan={"image_size": 48}),
      ["recipes.dcgan_blog.dcgan.image_size", "48", "[32, 64]"]),
     (lambda c: c["recipes"]["dcgan_blog"].update(steps={"basic": "many"}),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.gpu_slots import claim_gpu, resolve_gpu_count
+from ganbench.gpu_slots import claim_gpu, resolve_gpu_count, study_gpu_count
 from ganbench.launch import child_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -247,3 +247,17 @@ def test_a_preset_gpu_is_never_shared_by_two_jobs(tmp_path, two_fake_gpus):
     probes = sorted((json.loads((tmp_path / r / "probe.json").read_text()) for r in runs), key=lambda p: p["start"])
     assert [p["gpu"] for p in probes] == ["0", "0"]
     assert probes[0]["end"] <= probes[1]["start"], f"two trainers on GPU 0 at once: {probes}"
+
+
+def test_a_cluster_job_uses_the_count_it_was_submitted_with():
+    # Submitting: the login node's GPUs (none) and CUDA_VISIBLE_DEVICES do not cap --config gpus=1.
+    submit = dict(local_exec=False, remote_exec=False)
+    assert study_gpu_count(1, "auto", env={"CUDA_VISIBLE_DEVICES": ""}, visible=None, **submit) == 1
+    assert study_gpu_count(2, "cpu", env={}, **submit) == 0
+    assert study_gpu_count("auto", "auto", env={}, visible=None, **submit) == 0
+    # Inside the job: the submitter's count, whatever the node's environment says.
+    job = dict(local_exec=True, remote_exec=True)
+    assert study_gpu_count(1, "auto", env={"GANBENCH_CLUSTER_GPUS": "0", "CUDA_VISIBLE_DEVICES": "0"}, **job) == 0
+    assert study_gpu_count(1, "auto", env={"GANBENCH_CLUSTER_GPUS": "1", "CUDA_VISIBLE_DEVICES": ""}, **job) == 1
+    # Local runs: this host's GPUs cap the config's number.
+    assert study_gpu_count(1, "auto", env={"CUDA_VISIBLE_DEVICES": ""}, local_exec=True, remote_exec=False) == 0

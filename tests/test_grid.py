@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.config import load_config, validate_config
+from ganbench.looks import look_runs, seed_plan
 from ganbench.grid import arm_factors, deviations_of, expand_runs, observation_arms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,12 +151,15 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected", [("config.yaml", 525), ("quick.yaml", 57), ("smoke.yaml", 6)])
-def test_shipped_grid_sizes(name, expected):
+@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1050, 315), ("quick.yaml", 95, 57),
+                                                      ("smoke.yaml", 6, 6)])
+def test_shipped_grid_sizes(name, expected, first_look):
+    """Runs planned up to the cap of the seed design, and those of its first look."""
     config = load_config(REPO / "config" / name)
     runs = expand_runs(config, ["jax", "pytorch", "tensorflow"])
     assert len(runs) == expected
     assert len({r.spec["run_id"] for r in runs.values()}) == expected
+    assert len(look_runs(runs, seed_plan(config), 1, {})) == first_look
 
 
 @pytest.mark.parametrize("dataset, basic_size, channels", [("mnist", 28, 1), ("fashion_mnist", 28, 1),

@@ -47,5 +47,5 @@ def test_rule_environment_pins_what_requirements_pin():
     # every rule that runs code names that environment
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
         text = smk.read_text()
-        rules = len(re.findall(r"^rule \w+:", text, re.M))
+        rules = len(re.findall(r"^(?:rule|checkpoint) \w+:", text, re.M))
         assert text.count('conda:\n        "../envs/ganbench.yaml"') == rules, smk.name

@@ -59,3 +59,17 @@ def test_watch_prints_on_change_and_stops_with_the_process(tmp_path):
     assert len(lines) == 2  # the first line, then the last one when the process ended (no change between)
     assert all("trained 0/1" in ln and "training 1" in ln for ln in lines)
     assert snap.planned == 1
+
+
+def test_the_line_names_the_look_of_a_sequential_study(tmp_path):
+    _run(tmp_path, "a0", 1000)
+    (tmp_path / "config.json").write_text(json.dumps({"seeds": [0, 1, 2]}))
+    assert sp.snapshot(tmp_path).look is None  # one look: nothing to say
+    (tmp_path / "config.json").write_text(json.dumps({"seeds": {"looks": [3, 6, 10]}}))
+    assert "| look 1 of 3 |" in sp.line(sp.snapshot(tmp_path), 3)
+    look = tmp_path / "looks" / "1"
+    look.mkdir(parents=True)
+    (look / "interim.json").write_text(json.dumps({"look": 1, "final": False, "open": ["g_loss"]}))
+    assert "| look 2 of 3 |" in sp.line(sp.snapshot(tmp_path), 3)
+    (look / "interim.json").write_text(json.dumps({"look": 1, "final": True, "open": []}))
+    assert "| look 1 of 3 |" in sp.line(sp.snapshot(tmp_path), 3)  # every claim decided at look 1

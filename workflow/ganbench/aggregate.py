@@ -136,8 +136,14 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
     return row
 
 
-def summarise(config: dict, runs_dir: Path) -> pd.DataFrame:
+def summarise(config: dict, runs_dir: Path, only: list[str] | None = None) -> pd.DataFrame:
+    """One row per planned run (``only``: these run ids, e.g. one look's; in plan order)."""
     runs = expand_runs(config, config["impls"])
+    if only is not None:
+        unknown = sorted(set(only) - set(runs))
+        if unknown:
+            raise SystemExit(f"error: --runs names runs the config does not plan: {unknown[:5]}")
+        runs = {run_id: run for run_id, run in runs.items() if run_id in set(only)}
     rows = []
     for run_id, run in runs.items():
         run_dir = runs_dir / run_id
@@ -152,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="resolved config.json of the study")
     parser.add_argument("--runs-dir", required=True, type=Path)
+    parser.add_argument("--runs", nargs="*", default=None,
+                        help="only these run ids (one look of the sequential design; default: every planned run)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
-    frame = summarise(json.loads(args.config.read_text()), args.runs_dir)
+    frame = summarise(json.loads(args.config.read_text()), args.runs_dir, args.runs)
     tmp = args.out.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(args.out)

@@ -15,6 +15,7 @@ from typing import Mapping
 import yaml
 
 from ganbench.impls import Impl
+from ganbench.looks import seed_plan
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 SOURCE_RECIPES = Path(__file__).resolve().parents[2] / "config" / "recipes.yaml"
@@ -61,6 +62,18 @@ def _allowed_sub(schema: dict) -> str:
 
 def explain(error) -> str:
     """One readable line for a jsonschema ValidationError."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # the branch of the instance's own type (seeds: a list, or {looks: ...}) says what is wrong
+        import jsonschema
+
+        depth = len(error.absolute_path)
+        fitting = [e for e in error.context if e.validator != "type" or len(e.absolute_path) > depth]
+        if fitting:
+            return explain(jsonschema.exceptions.best_match(fitting))
+        names = {"array": "a list", "object": "a mapping", "string": "a string", "integer": "an integer"}
+        kinds = " or ".join(names.get(str(b.get("type")), str(b.get("type"))) for b in error.validator_value)
+        return (f"config key {key_path(error.absolute_path)} = {error.instance!r} is invalid: it must be "
+                f"{kinds} ({error.schema.get('description', '')})")
     where = key_path(error.absolute_path)
     if error.validator == "additionalProperties":
         return f"config key {where}: {error.message}; allowed: {_allowed(error)}"
@@ -141,6 +154,10 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(explain(cause)) from None
     check_whole_numbers(config)
     check_dataset(config)
+    try:
+        seed_plan(config)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return config
 
 
@@ -154,7 +171,12 @@ def check_whole_numbers(config: dict) -> None:
         "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
     strict = validators.extend(Draft202012Validator, type_checker=checker)(yaml.safe_load(SCHEMA.read_text()))
     errors = sorted(strict.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
-    for error in errors:
+    def leaves(error):  # a oneOf's (seeds: a list or {looks: ...}) errors sit in its context
+        yield error
+        for sub in error.context or ():
+            yield from leaves(sub)
+
+    for error in (leaf for e in errors for leaf in leaves(e)):
         value = error.instance
         if isinstance(value, float) and value.is_integer():
             raise ConfigError(

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 ENV = "CUDA_VISIBLE_DEVICES"
+CLUSTER_ENV = "GANBENCH_CLUSTER_GPUS"  # the submitting snakemake's count, read by its cluster jobs
 
 
 class GpuClaim(str):
@@ -91,6 +92,26 @@ def resolve_gpu_count(gpus: int | str = "auto", device: str = "auto", env: Mappi
         if seen is not None:
             n = min(n, seen)
     return n if gpus == "auto" else min(n, int(gpus))
+
+
+def study_gpu_count(gpus: int | str, device: str, *, local_exec: bool, remote_exec: bool,
+                    env: Mapping[str, str] = os.environ, visible: int | None | str = "probe") -> int:
+    """The study's GPU count for one snakemake process, the same in a cluster job as where it was
+    submitted (else the job asks its scheduler for one thing and its job step for another).
+
+    * local execution: :func:`resolve_gpu_count` (this host's GPUs).
+    * submitting to a cluster (``--executor slurm``): this host's GPUs and ``CUDA_VISIBLE_DEVICES``
+      are not the nodes'; a number in the config is taken as given (``gpus: auto`` still counts
+      this host's, usually none on a login node: pass ``--config gpus=1``).
+    * inside a cluster job: the count the submitting snakemake exported in :data:`CLUSTER_ENV`.
+    """
+    if remote_exec:
+        given = env.get(CLUSTER_ENV, "").strip()
+        if given.isdigit():
+            return int(given)
+    elif not local_exec and device != "cpu" and gpus != "auto":
+        return int(gpus)
+    return resolve_gpu_count(gpus, device, env, visible)
 
 
 def candidate_ids(preset: str | None, n_gpus: int) -> list[str]:

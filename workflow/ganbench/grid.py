@@ -25,6 +25,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 
+from ganbench.looks import seed_plan
 from ganbench.runkit.spec import DATASET_GEOMETRY
 
 # Factors a deviation may change, in run-id tag order. d_steps/g_steps come from a schedule.
@@ -211,7 +212,7 @@ def included_observations(config: dict) -> list[str]:
 
 def planned_arms(config: dict, impl_names: list[str]) -> list[Arm]:
     """Every condition of the study, in a stable order (observations, frameworks, design sets)."""
-    seeds = config["seeds"]
+    seeds = list(seed_plan(config).seeds)  # every look's seeds: looks.py chooses the runs of each look
     obs_impls = config["observations"]["impls"] or impl_names
     arms: list[Arm] = []
     for obs_id in included_observations(config):

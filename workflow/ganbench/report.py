@@ -38,6 +38,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoescape
 
 from ganbench import figures, quality_figures, stats
+from ganbench.looks import seed_plan
 from ganbench.observations import METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
 from ganbench.stats import guard
 from ganbench.stats.arms import arm_rows
@@ -635,6 +636,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "dataset": dataset,
         "name": name,
         "summary_line": summary_line(df),
+        "look": analysis.get("look"),
         "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "summary_path": str(summary_path),
         "config_note": config_note,
@@ -690,13 +692,31 @@ def make_env() -> Environment:
     return env
 
 
-def render(summary_path: Path, config_path: Path | None, out_path: Path, speed_path: Path | None = None) -> Path:
+def analyse_at_look(summary: pd.DataFrame, config: dict, interim: dict | None) -> dict:
+    """stats.analyse at the look ``interim`` (the checkpoint's JSON) names, on the study's seed
+    plan; without one (or with one look), the fixed-n analysis of every seed present."""
+    plan = seed_plan(config) if config.get("seeds") else None
+    if interim is None or plan is None or not plan.sequential:
+        analysis = stats.analyse(summary, config)
+    else:
+        design = stats.Design(plan.looks, plan.spending)
+        analysis = stats.analyse(summary, config, design=design, look=int(interim["look"]) - 1,
+                                 seed_order=plan.seeds)
+    analysis["look"] = None if interim is None else {
+        "look": int(interim["look"]), "looks": len(interim["looks"]), "final": bool(interim["final"]),
+        "n": len(interim.get("seeds", [])), "open": list(interim["open"])}
+    return analysis
+
+
+def render(summary_path: Path, config_path: Path | None, out_path: Path, speed_path: Path | None = None,
+           interim_path: Path | None = None) -> Path:
     summary_path, out_path = Path(summary_path), Path(out_path)
     out_dir = out_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = load_summary(summary_path)
     config, note = load_config(config_path)
-    analysis = stats.analyse(summary, config)
+    interim = json.loads(Path(interim_path).read_text()) if interim_path else None
+    analysis = analyse_at_look(summary, config, interim)
     resolve = Resolver(summary_path)
     speed, speed_note = load_speed(speed_path)
     context = build_context(analysis, config, note, summary_path, resolve, out_dir, speed, speed_note)
@@ -724,12 +744,14 @@ def main(argv=None) -> int:
     parser.add_argument("--config", type=Path, default=None, help="results/<study>/config.json")
     parser.add_argument("--speed", type=Path, default=None,
                         help="results/<study>/speed.csv from the benchmark rule (else: the training jobs' timing)")
+    parser.add_argument("--interim", type=Path, default=None,
+                        help="results/<study>/looks/<k>/interim.json: report that look of the sequential design")
     parser.add_argument("--out", required=True, type=Path, help="reports/<study>/index.html")
     args = parser.parse_args(argv)
     if not args.summary.is_file():
         print(f"error: summary {args.summary} does not exist", file=sys.stderr)
         return 2
-    out = render(args.summary, args.config, args.out, args.speed)
+    out = render(args.summary, args.config, args.out, args.speed, args.interim)
     print(f"report written to {out}")
     return 0
 

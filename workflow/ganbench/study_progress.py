@@ -1,5 +1,6 @@
-"""One line of a study's progress while Snakemake runs: runs trained / planned, runs scored,
-runs training now, elapsed time and an ETA from the step times measured so far.
+"""One line of a study's progress while Snakemake runs: the look of the sequential design, runs
+trained / planned, runs scored, runs training now, elapsed time and an ETA from the step times
+measured so far (planned = the runs of the looks so far: a later look adds the open claims' runs).
 
 ``./ganbench run`` sends Snakemake's job log to a file and runs this beside it:
 
@@ -34,9 +35,11 @@ class Snapshot:
     scored: int = 0
     running: list[str] = field(default_factory=list)
     eta_s: float | None = None
+    look: int | None = None  # the sequential design's current look (1-based) ...
+    looks: int = 1  # ... of this many
 
     def counts(self) -> tuple:
-        return (self.planned, self.trained, self.failed, self.scored, len(self.running))
+        return (self.planned, self.trained, self.failed, self.scored, len(self.running), self.look)
 
 
 def _json(path: Path) -> dict | None:
@@ -65,6 +68,26 @@ def _last_step(log_csv: Path) -> tuple[int, float] | None:
     return None
 
 
+def current_look(results: Path) -> tuple[int | None, int]:
+    """(the look being trained, the looks of the design) from results/<study>/config.json and the
+    interim analyses written so far (looks/<k>/interim.json); (None, 1) for a one-look study."""
+    from ganbench.looks import seed_plan
+
+    config = _json(results / "config.json")
+    try:
+        n_looks = len(seed_plan(config).looks) if config else 1
+    except (KeyError, TypeError, ValueError):
+        n_looks = 1
+    if n_looks == 1:
+        return None, 1
+    done = [_json(p) or {} for p in sorted(results.glob("looks/*/interim.json"), key=lambda p: p.parent.name)]
+    done = [d for d in done if isinstance(d.get("look"), int)]
+    if not done:
+        return 1, n_looks
+    last = max(done, key=lambda d: d["look"])
+    return (last["look"] if last.get("final") else min(last["look"] + 1, n_looks)), n_looks
+
+
 def _shape(spec: dict) -> tuple:
     return (spec.get("model"), spec.get("recipe"), spec.get("impl"))
 
@@ -72,6 +95,7 @@ def _shape(spec: dict) -> tuple:
 def snapshot(results: Path, slots: int = 1) -> Snapshot:
     """The study's progress from its run folders (``results/<study>/runs/*``)."""
     snap = Snapshot()
+    snap.look, snap.looks = current_look(results)
     ms_per_step: dict[tuple, list[float]] = {}
     score_s: list[float] = []
     remaining: list[tuple[tuple, int]] = []
@@ -118,6 +142,8 @@ def _clock(seconds: float) -> str:
 def line(snap: Snapshot, elapsed_s: float) -> str:
     """e.g. ``[ganbench] 12:04 | trained 14/57 (1 failed) | scored 10/57 | training 2 | ETA 31:10``."""
     parts = [f"[ganbench] {_clock(elapsed_s)}"]
+    if snap.look is not None:
+        parts.append(f"look {snap.look} of {snap.looks}")
     if snap.planned == 0:
         parts.append("planning runs")
     else:

@@ -13,9 +13,9 @@ rule benchmark:
         "../envs/ganbench.yaml"
     threads: all_cores
     resources:
-        gpu=N_GPUS,
+        gpu=study_gpus,
     params:
-        gpus=N_GPUS,
+        gpus=study_gpus,
     shell:
         "python -m ganbench.benchmark --config {input.config:q} --shape {wildcards.shape:q} --data {input.data:q}"
         " --gpus {params.gpus} --out {output:q} > {log:q} 2>&1"

@@ -1,15 +1,7 @@
 import shlex
 
-# Inception-v3 scores CelebA (its weights are required: the Snakefile's onstart stops the study
-# without them) and adds FID/IS to the MNIST family when its weights are present; it runs on a
-# claimed GPU. The MNIST family's own small network always runs on the CPU, so without
-# Inception weights evaluation claims no GPU.
-INCEPTION_WEIGHTS = config.get(
-    "inception_weights"
-)  # null: the job looks in $GANBENCH_INCEPTION_WEIGHTS, the hub
-EVAL_GPUS = N_GPUS if find_inception_weights(INCEPTION_WEIGHTS)[0] is not None else 0
 
-
+# Evaluation claims a GPU only with Inception weights (INCEPTION_WEIGHTS, eval_gpus: common.smk).
 rule evaluate:
     """Score a run's samples and learning-curve samples with the shared evaluator (metrics/); a diverged run gets no quality score."""
     input:
@@ -27,10 +19,10 @@ rule evaluate:
         "../envs/ganbench.yaml"
     threads: 1
     resources:
-        gpu=1 if EVAL_GPUS else 0,
+        gpu=lambda wildcards: min(eval_gpus(), 1),
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.samples),
-        gpus=EVAL_GPUS,
+        gpus=eval_gpus,
         inception=(
             f"--inception-weights {shlex.quote(str(INCEPTION_WEIGHTS))}"
             if INCEPTION_WEIGHTS

@@ -32,13 +32,13 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{run_id}}.tsv"
     conda:
         "../envs/ganbench.yaml"
-    threads: TRAIN_THREADS
+    threads: train_threads
     resources:
-        gpu=1 if N_GPUS else 0,
+        gpu=lambda wildcards: min(study_gpus(), 1),
     params:
         entry=lambda wildcards: IMPLS[RUNS[wildcards.run_id].spec["impl"]].entry,
         out=lambda wildcards, output: os.path.dirname(output.samples),
-        gpus=N_GPUS,
+        gpus=study_gpus,
     shell:
         "python -m ganbench.launch --entry {params.entry:q} --spec {input.spec:q} --data {input.data:q}"
         " --out {params.out:q} --gpus {params.gpus} --threads {threads} --verify-data > {log:q} 2>&1"

@@ -208,13 +208,13 @@ class ClaimDecision:
 def decisive(result: dict) -> bool:
     """A claim is decided at a look when it has a verdict, or when more seeds cannot help: the
     recipe's own arm did not train (the guard fails for good: every finished baseline run counts),
-    or no endpoint is measured."""
+    no endpoint is measured, or the study does not run its arms."""
     from ganbench.stats.policy import INCONCLUSIVE
 
     if result["verdict"] != INCONCLUSIVE:
         return True
     states = [r["state"] for g in result["groups"] for r in g["primary"]]
-    return bool(states) and all(s in ("not trained", "not measured") for s in states)
+    return all(s in ("not trained", "not measured", "arm missing") for s in states)  # none: no arm run
 
 
 def sequential_decisions(evaluate: Callable[[int, list[str]], dict[str, dict]], design: Design, look: int,
