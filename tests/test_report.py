@@ -456,3 +456,8 @@ def test_summary_table_first_one_line_per_claim(rendered):
     # g_loss has a strong effect in the fixture: its line shows the effect with an interval and n
     row = re.search(r'<tr data-claim="g_loss">(.*?)</tr>', head, re.S).group(1)
     assert re.search(r"\[[^\]]+\]", row) and re.search(r'<td class="num">\d+</td>', row)
+    # ... and the interval is the one its decision used: the t interval at its critical p (Holm's
+    # step: alpha / j with j tests left in its claim; g_loss has one test here, so 95.0%)
+    assert "95.0% CI [" in row, row
+    levels = {float(x) for x in re.findall(r"(\d+\.\d+)% CI \[", html)}
+    assert 95.0 in levels and any(95.0 < x < 100.0 for x in levels), levels  # claims of several tests

@@ -553,3 +553,28 @@ def test_models_reproduced_and_weaker_combine_to_weaker_not_heterogeneous():
     assert policy.combine_groups(g, {})[0] == "inconclusive"
     g[1].update(verdict="inconclusive", rule="P")  # no evidence: the other model decides
     assert policy.combine_groups(g, {})[0] == "reproduced"
+
+
+def test_the_decision_interval_is_dual_to_the_decision():
+    """The interval the report shows beside a verdict excludes 0 exactly when the effect test
+    passes its critical p (and TOST's lies inside the margin exactly when equivalence is shown)."""
+    from ganbench.stats.inference import decision_interval, difference, equivalence
+
+    rng = np.random.default_rng(7)
+    agree = total = 0
+    for n in (3, 5, 10):
+        for crit in (0.05, 0.05 / 3, 0.0021):
+            for _ in range(60):
+                d = rng.normal(rng.choice([0.0, 0.5, 1.5]), 0.5, n)
+                r = {**difference(d, "higher", 0.2), "crit_p": crit}
+                lo, hi, conf = decision_interval(r)
+                assert conf == pytest.approx(1 - crit)
+                agree += (lo > 0 or hi < 0) == (r["p"] < crit)
+                e = {**equivalence(d, 0.8), "crit_p": crit}
+                lo, hi, conf = decision_interval(e)
+                assert conf == pytest.approx(1 - 2 * crit)
+                agree += (-0.8 < lo and hi < 0.8) == (e["p"] < crit)
+                total += 2
+    assert agree == total
+    assert decision_interval({"test": "Barnard's exact test", "crit_p": 0.05, "n": 5, "sd": 1.0,
+                              "estimate": 0.3}) is None

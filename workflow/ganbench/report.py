@@ -313,16 +313,35 @@ def effect_display(r: dict) -> tuple[str, str]:
         return "—", "—"
     if scale in ("log_ratio", "equivalence"):
         eff = f"{math.expm1(est) * 100:+.1f}%"
-        ci = f"[{math.expm1(lo) * 100:+.1f}%, {math.expm1(hi) * 100:+.1f}%]" if lo is not None and hi is not None else "—"
     elif scale == "spread":
         eff = f"SD ratio {math.exp(est):.2f}" if math.isfinite(est) else "SD ratio ∞"
-        ci = f"[{math.exp(lo):.2f}, {math.exp(hi):.2f}]" if lo is not None and hi is not None else "—"
     elif scale == "divergence":
         eff = f"{r.get('k_t')}/{r.get('n_t')} vs {r.get('k_c')}/{r.get('n_c')} seeds ({est:+.2f})"
-        ci = fmt_ci(lo, hi)
     else:
-        eff, ci = fmt_signed(est), fmt_ci(lo, hi)
+        eff = fmt_signed(est)
+    ci = interval_text(scale, lo, hi)
     return eff, (label + ci if ci != "—" else ci)
+
+
+def interval_text(scale: str | None, lo: float | None, hi: float | None) -> str:
+    """An interval on the endpoint's natural scale (see :func:`effect_display`)."""
+    if lo is None or hi is None:
+        return "—"
+    if scale in ("log_ratio", "equivalence"):
+        return f"[{math.expm1(lo) * 100:+.1f}%, {math.expm1(hi) * 100:+.1f}%]"
+    if scale == "spread":
+        return f"[{math.exp(lo):.2f}, {math.exp(hi):.2f}]"
+    return fmt_ci(lo, hi)
+
+
+def decision_display(r: dict) -> str:
+    """The interval the decision used (its critical p's level), e.g. '99.4% CI [+12.0%, +80.1%]';
+    '' where the test has no matching t interval (then the verdict rests on p alone)."""
+    lo, hi, conf = _num(r.get("dec_lo")), _num(r.get("dec_hi")), _num(r.get("dec_conf"))
+    if lo is None or hi is None or conf is None:
+        return ""
+    digits = 1 if conf < 0.999 else 2
+    return f"{conf * 100:.{digits}f}% CI {interval_text(r.get('scale'), lo, hi)}"
 
 
 def _decorate(results: list[dict]) -> None:
@@ -330,6 +349,7 @@ def _decorate(results: list[dict]) -> None:
         for g in res["groups"]:
             for r in g["primary"] + g.get("secondary", []):
                 r["effect_text"], r["ci_text"] = effect_display(r)
+                r["dec_text"] = decision_display(r)
             for ref in g.get("references", []):
                 ref["effect_text"], ref["ci_text"] = effect_display(ref)
 

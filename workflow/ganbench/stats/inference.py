@@ -94,6 +94,25 @@ def t_ci(d: np.ndarray, conf: float) -> tuple[float, float]:
     return mean - half, mean + half
 
 
+def decision_interval(r: dict) -> tuple[float, float, float] | None:
+    """(lo, hi, confidence) of the t interval that matches the decision of a t-based test whose
+    critical p is ``r["crit_p"]`` (its Holm step's alpha / j, or the look's group-sequential
+    boundary): the effect test rejects exactly when the (1 - crit) interval excludes 0; TOST
+    shows equivalence exactly when the (1 - 2 crit) interval lies inside the margin. None for
+    other tests (exact, rank and variance tests have no matching t interval)."""
+    crit, n, sd, est = (r.get(k, math.nan) for k in ("crit_p", "n", "sd", "estimate"))
+    if r.get("test") in (CONSTANT_TOST, "TOST (two one-sided t-tests)"):
+        conf = 1 - 2 * crit
+    elif r.get("test") in (CONSTANT_TEST, "paired t-test over seeds"):
+        conf = 1 - crit
+    else:
+        return None
+    if not all(np.isfinite(x) for x in (crit, n, sd, est)) or n < 2 or not 0 < conf < 1:
+        return None
+    half = float(special.stdtrit(int(n) - 1, 0.5 + conf / 2)) * float(sd) / math.sqrt(n)
+    return float(est) - half, float(est) + half, float(conf)
+
+
 def difference(d, expected: str | None, sesoi: float, conf: float = 1 - ALPHA, descriptive: bool = True) -> dict:
     """Per-seed differences (treatment - control on the endpoint's scale): paired t-test over
     seeds, its t CI, and the one-sided t-test of 'the effect is at least the SESOI'.

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ganbench.stats.inference import ALPHA, MIN_SEEDS, holm, min_p_of, min_p_ruled_of
+from ganbench.stats.inference import ALPHA, MIN_SEEDS, decision_interval, holm, min_p_of, min_p_ruled_of
 
 REPRODUCED, WEAKER, NOT_REPRODUCED, INCONCLUSIVE = ("reproduced", "weaker than claimed", "not reproduced",
                                                     "inconclusive")
@@ -192,6 +192,9 @@ def adjust(results: list[dict], alpha: float = ALPHA, design=None, look: int = 0
         step_down(family, key, alpha, design, look)
         for r in results:
             r["m" if key == "p" else "m_ruled"] = len(family)
+    for r in results:  # the interval the effect decision used (at its critical p), where a t-test made it
+        dec = decision_interval(r) if r["state"] == "tested" else None
+        r["dec_lo"], r["dec_hi"], r["dec_conf"] = dec if dec else (math.nan, math.nan, math.nan)
 
 
 def study_wide(results: list[dict]) -> None:
