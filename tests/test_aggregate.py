@@ -64,3 +64,21 @@ def test_diverged_run_row_has_no_scores_and_says_why(tmp_path):
 def test_unfinished_run_is_failed_with_reason(tmp_path):
     row = run_row(tmp_path, SPEC, ["prior"])
     assert row["status"] == "failed" and "did not finish" in row["status_reason"]
+
+
+def test_parameter_counts_of_g_and_d():
+    from ganbench.aggregate import parameter_counts
+    from ganbench.config import load_config
+    from ganbench.grid import expand_runs
+    from pathlib import Path
+
+    spec = {**SPEC, "z_dim": 100, "channels": 1}
+    # G: 100 -> 128 -> 784, D: 784 -> 128 -> 1, each layer with its bias
+    assert parameter_counts(spec) == {"params_g": 100 * 128 + 128 + 128 * 784 + 784,
+                                      "params_d": 784 * 128 + 128 + 128 + 1}
+    assert math.isnan(parameter_counts({"model": "basic"})["params_g"])
+    # The DCGAN post's "more parameters": its DCGAN against its BasicGAN, as the quick study sizes them
+    quick = load_config(Path(__file__).resolve().parents[1] / "config" / "quick.yaml")
+    runs = expand_runs(quick, ["tensorflow"])
+    dcgan, basic = (parameter_counts(runs[r].spec) for r in ("tensorflow-dcgan_blog-s0", "tensorflow-dcgan_blog-basic-s0"))
+    assert dcgan["params_g"] > basic["params_g"] and dcgan["params_d"] > 0

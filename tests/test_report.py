@@ -461,3 +461,12 @@ def test_summary_table_first_one_line_per_claim(rendered):
     assert "95.0% CI [" in row, row
     levels = {float(x) for x in re.findall(r"(\d+\.\d+)% CI \[", html)}
     assert 95.0 in levels and any(95.0 < x < 100.0 for x in levels), levels  # claims of several tests
+
+
+def test_each_claim_quotes_its_source(rendered):
+    out, html, df = rendered
+    section = html[html.index('<section id="obs-prior">'):]
+    section = section[:section.index("</section>")]
+    assert '<span lang="zh">' in section and "np.random.random" in section
+    assert "basically identical" in section  # the English gloss
+    assert html.count('<blockquote class="source-quote">') >= 12

@@ -578,3 +578,23 @@ def test_the_decision_interval_is_dual_to_the_decision():
     assert agree == total
     assert decision_interval({"test": "Barnard's exact test", "crit_p": 0.05, "n": 5, "sd": 1.0,
                               "estimate": 0.3}) is None
+
+
+def test_every_claim_quotes_its_source_verbatim():
+    """Each claim (the implementations comparison is the project's own) carries the sentences of
+    its source that it judges, and each occurs verbatim in that source's file."""
+    from pathlib import Path
+
+    from ganbench.source_quotes import QUOTES
+
+    ids = {o.id for o in OBSERVATIONS}
+    assert set(QUOTES) == ids - {"frameworks"}
+    for o in OBSERVATIONS:
+        for q in QUOTES.get(o.id, ()):
+            assert q.source in o.source, (o.id, q.source)
+            assert q.text and q.gloss
+    sources = Path(__file__).resolve().parents[2] / "shared" / "sources"
+    if sources.is_dir():  # the posts themselves sit beside the repository in the project's workspace
+        for claim, quotes in QUOTES.items():
+            for q in quotes:
+                assert q.text in (sources / q.file).read_text(encoding="utf-8"), (claim, q.text[:40])

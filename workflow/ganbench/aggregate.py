@@ -117,6 +117,7 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
         "batch_size": spec["batch_size"],
         "image_size": spec["image_size"],
         "images_seen": spec["steps"] * spec["batch_size"] * spec["d_steps"],
+        **parameter_counts(spec),
         "sets": ";".join(sets),
         "run_dir": str(run_dir),
         "status": status.get("status", "failed"),
@@ -134,6 +135,20 @@ def run_row(run_dir: Path, spec: dict, sets: list[str], impl_framework: str | No
         value = row[key]
         row[key] = math.nan if value is None else value
     return row
+
+
+def parameter_counts(spec: dict) -> dict:
+    """Trainable scalars of G and D (BN running statistics excluded), from the canonical
+    parameter list every impl matches (runkit.params); NaN for a spec it cannot read."""
+    from ganbench.runkit.params import param_specs
+
+    try:
+        specs = param_specs(spec)
+    except (KeyError, TypeError, ValueError):
+        return {"params_g": math.nan, "params_d": math.nan}
+    return {f"params_{net.lower()}": int(sum(math.prod(p.shape) for p in specs
+                                             if p.trainable and p.name.startswith(net + "/")))
+            for net in ("G", "D")}
 
 
 def summarise(config: dict, runs_dir: Path, only: list[str] | None = None) -> pd.DataFrame:

@@ -109,6 +109,12 @@ def fmt_ci(lo, hi, digits: int = 3) -> str:
     return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
 
+def fmt_count(x) -> str:
+    """A parameter count, e.g. 1,460,225; '—' when unknown."""
+    x = _num(x)
+    return "—" if x is None else f"{int(round(x)):,}"
+
+
 def fmt_pct(x, digits: int = 1) -> str:
     x = _num(x)
     if x is None:
@@ -298,7 +304,7 @@ def _condition_rows(conditions: pd.DataFrame, metrics) -> list[dict]:
         rows.append({"model": r["model"], "impl": r["impl"], "condition": r["condition"],
                      "framework": r["framework"], "n_runs": r["n_runs"], "n_ok": r["n_ok"],
                      "n_diverged": r["n_diverged"], "n_failed": r["n_failed"], "seeds": r["seeds"],
-                     "cells": cells})
+                     "params_g": r.get("params_g"), "params_d": r.get("params_d"), "cells": cells})
     return rows
 
 
@@ -706,7 +712,7 @@ def make_env() -> Environment:
                       autoescape=select_autoescape(enabled_extensions=("html", "j2", "html.j2"),
                                                    default_for_string=True, default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, fmt_p=fmt_p, fmt_ci=fmt_ci, fmt_pct=fmt_pct, fmt_signed=fmt_signed)
+    env.filters.update(fmt=fmt, fmt_count=fmt_count, fmt_p=fmt_p, fmt_ci=fmt_ci, fmt_pct=fmt_pct, fmt_signed=fmt_signed)
     env.globals["finite"] = lambda x: _num(x) is not None
     env.globals["fmt_ci"] = fmt_ci
     return env

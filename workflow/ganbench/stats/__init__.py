@@ -48,6 +48,22 @@ DIVERGED_RULE = (
 )
 
 
+def quotes_of(claim: str) -> list[dict]:
+    """The source sentences a claim judges (ganbench.source_quotes), ready to print: a quote the
+    source breaks over quoted lines ('> ') is joined into one line."""
+    import re
+
+    from ganbench.source_quotes import QUOTES
+
+    out = []
+    for q in QUOTES.get(claim, ()):
+        text = re.sub(r"\s*\n>?\s*", " ", q.text).strip()
+        lang = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
+        out.append({"text": text, "gloss": q.gloss if q.gloss != q.text else text, "source": q.source,
+                    "file": q.file, "lang": lang})
+    return out
+
+
 def analyse(summary: pd.DataFrame | None, config: dict | None = None, observations=OBSERVATIONS,
             design: Design | None = None, look: int | None = None, seed_order=None) -> dict:
     """Everything the report needs. ``design``: a sequential.Design (looks, spending) and ``look``
@@ -78,7 +94,8 @@ def analyse(summary: pd.DataFrame | None, config: dict | None = None, observatio
                         "treatment": obs.treatment, "control": obs.control, "combine": obs.combine,
                         "endpoints": [(e.label, e.scale, e.expected, e.sesoi_text, e.why) for e in obs.primary],
                         "secondary_endpoints": [e.label for e in obs.secondary],
-                        "stability": obs.claim_is_stability, "decision": decisions[obs.id], **res})
+                        "stability": obs.claim_is_stability, "decision": decisions[obs.id],
+                        "quotes": quotes_of(obs.id), **res})
     return {
         "df": df, "measured": measured, "observations": out_obs,
         "excluded": tables.excluded_table(df, excluded), "exclusions": excluded,

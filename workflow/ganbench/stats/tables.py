@@ -32,6 +32,8 @@ def condition_table(df: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS) 
                "n_failed": int((group["status"] == "failed").sum()),
                "n_trained": sum(run_verdict(r)[0] == "passes" for _, r in group.iterrows()),
                "seeds": ",".join(str(int(s)) for s in sorted(group["seed"].dropna().unique())),
+               "params_g": group["params_g"].iloc[0] if "params_g" in group else math.nan,
+               "params_d": group["params_d"].iloc[0] if "params_d" in group else math.nan,
                "run_ids": list(group.sort_values("seed")["run_id"])}
         for metric in metrics:
             mean, lo, hi, n = t_interval(usable[metric]) if metric in usable else (math.nan,) * 3 + (0,)
