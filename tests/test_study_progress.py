@@ -28,16 +28,26 @@ def test_counts_and_eta_from_measured_step_times(tmp_path):
     # a finished, scored run of shape A at 10 ms/step; one A run half way; one B run not started
     _run(tmp_path, "a0", 1000, logged=[(0, 0.0), (1000, 10.0)], status="ok", score_s=4.0)
     _run(tmp_path, "a1", 1000, logged=[(0, 0.0), (500, 5.0)])
-    _run(tmp_path, "b0", 2000, shape=("dcgan", "r", "pytorch"))
+    _run(tmp_path, "b0", 2000, shape=("basic", "r2", "pytorch"))
     _run(tmp_path, "f0", 1000, logged=[(0, 0.0)], status="failed", score_s=None)
     snap = sp.snapshot(tmp_path, slots=1)
     assert (snap.planned, snap.trained, snap.failed, snap.scored, snap.running) == (4, 2, 1, 1, ["a1"])
-    # remaining: a1 500 steps x 10 ms + b0 2000 steps x 10 ms (no B measurement: the median of all)
-    # = 25 s of training, + 3 unscored runs x 4 s of scoring = 37 s
+    # remaining: a1 500 steps x 10 ms + b0 2000 steps x 10 ms (no measurement of its shape: the
+    # median of its model's) = 25 s of training, + 3 unscored runs x 4 s of scoring = 37 s
     assert abs(snap.eta_s - 37.0) < 1e-9
     assert abs(sp.snapshot(tmp_path, slots=2).eta_s - 18.5) < 1e-9
     text = sp.line(snap, 75)
     assert text == "[ganbench] 1:15 | trained 2/4 (1 failed) | scored 1/4 | training 1 | ETA 0:37"
+
+
+def test_no_eta_from_another_models_step_times(tmp_path):
+    # DCGAN steps measured, BasicGAN runs waiting: a BasicGAN step is not a DCGAN step
+    _run(tmp_path, "d0", 1500, shape=("dcgan", "c", "tensorflow"), logged=[(0, 0.0), (1200, 420.0)])
+    _run(tmp_path, "b0", 50000, shape=("basic", "t", "tensorflow"))
+    snap = sp.snapshot(tmp_path)
+    assert snap.eta_s is None and "ETA after the first logged steps of basic" in sp.line(snap, 60)
+    _run(tmp_path, "b1", 50000, shape=("basic", "t", "tensorflow"), logged=[(0, 0.0), (1000, 2.0)])
+    assert abs(sp.snapshot(tmp_path).eta_s - (300 * 350 + 50000 * 2 + 49000 * 2) / 1000 - 3 * 20.0) < 1e-6
 
 
 def test_lines_before_any_measurement_and_at_the_end(tmp_path):

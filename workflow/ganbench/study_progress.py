@@ -37,6 +37,7 @@ class Snapshot:
     eta_s: float | None = None
     look: int | None = None  # the sequential design's current look (1-based) ...
     looks: int = 1  # ... of this many
+    unmeasured: list[str] = field(default_factory=list)  # models with no step time yet (no ETA)
 
     def counts(self) -> tuple:
         return (self.planned, self.trained, self.failed, self.scored, len(self.running), self.look)
@@ -123,13 +124,19 @@ def snapshot(results: Path, slots: int = 1) -> Snapshot:
         if progress is not None:
             snap.running.append(run.name)
         remaining.append((_shape(spec), max(0, steps - done)))
-    every = [v for vs in ms_per_step.values() for v in vs]
-    if every and remaining is not None:
-        fallback = statistics.median(every)
-        train_ms = sum(n * statistics.median(ms_per_step.get(shape, [fallback])) for shape, n in remaining)
+    # A shape not measured yet takes the median of its model's measured shapes (a DCGAN step costs
+    # ~100x a BasicGAN's: never one for the other); a model not measured at all: no ETA yet.
+    by_model: dict[str, list[float]] = {}
+    for shape, vs in ms_per_step.items():
+        by_model.setdefault(shape[0], []).extend(vs)
+    unmeasured = sorted({str(shape[0]) for shape, n in remaining if n and shape[0] not in by_model})
+    if by_model and not unmeasured:
+        train_ms = sum(n * statistics.median(ms_per_step.get(shape) or by_model[shape[0]])
+                       for shape, n in remaining if n)
         unscored = snap.planned - snap.scored
         per_score = statistics.median(score_s) if score_s else 20.0
         snap.eta_s = (train_ms / 1000.0 + unscored * per_score) / max(1, slots)
+    snap.unmeasured = unmeasured
     return snap
 
 
@@ -153,7 +160,8 @@ def line(snap: Snapshot, elapsed_s: float) -> str:
         if snap.planned and snap.scored == snap.planned:
             parts.append("every run scored: benchmark, summary and report")
         else:
-            parts.append(f"ETA {_clock(snap.eta_s)}" if snap.eta_s is not None else "ETA after the first logged steps")
+            parts.append(f"ETA {_clock(snap.eta_s)}" if snap.eta_s is not None else
+                         f"ETA after the first logged steps{' of ' + ' and '.join(snap.unmeasured) if snap.unmeasured else ''}")
     return " | ".join(parts)
 
 
