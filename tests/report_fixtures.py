@@ -27,13 +27,17 @@ BASE = {
     "log_fid": {"basic": math.log(300.0), "dcgan": math.log(250.0)},
     "recall": 0.30, "coverage": 0.45, "fid_end_vs_mid": -0.20,  # log(end/mid): the end is 18% better
     "d_collapse_frac": 0.30, "d_probe_gap": 0.06, "precision": 0.6, "final_d_gap": 0.3,
+    "diversity": 0.75, "fid_trend_late": -0.20, "d_heldout_sep": 0.20, "classes_covered": 10.0,
 }
 # noise SDs per seed (shared by the arms of a recipe) and per arm x seed (shared by twins),
 # in SESOI units of each endpoint's scale so every endpoint has the same signal to noise
 SESOI = {"log_fid": math.log(1.10), "recall": 0.05, "coverage": 0.05, "fid_end_vs_mid": math.log(1.10),
-         "d_collapse_frac": 0.10, "d_probe_gap": 0.02, "precision": 0.05, "final_d_gap": 0.05}
+         "d_collapse_frac": 0.10, "d_probe_gap": 0.02, "precision": 0.05, "final_d_gap": 0.05,
+         "diversity": 0.05, "fid_trend_late": math.log(1.10), "d_heldout_sep": 0.05, "classes_covered": 1.0}
 ENDPOINT_KEY = {"fid": "log_fid", "recall": "recall", "coverage": "coverage", "fid_end_vs_mid": "fid_end_vs_mid",
-                "d_collapse_frac": "d_collapse_frac", "d_probe_gap": "d_probe_gap"}
+                "d_collapse_frac": "d_collapse_frac", "d_probe_gap": "d_probe_gap", "diversity": "diversity",
+                "fid_trend_late": "fid_trend_late", "d_heldout_sep": "d_heldout_sep",
+                "classes_covered": "classes_covered"}
 IMAGE_SIZE = {"basic": 28, "dcgan": 32}
 CONFIG = {"name": "synthetic", "seeds": [0, 1, 2, 3, 4]}
 
@@ -117,7 +121,10 @@ def make_summary(
                             + noise[k] + rng.normal(0, twin_sd * SESOI[k]))
                 v["log_fid"] += impl_shift.get((impl, model), 0.0)
                 fid = math.exp(v["log_fid"])
-                classes = 10.0
+                # classes covered: all ten, less an effect's shift, without noise (seed noise would
+                # fail the guard's >= 8 classes at random)
+                classes = float(np.clip(round(10.0 + shifts.get((recipe, dev_json), {}).get("classes_covered", 0.0)),
+                                        0, 10))
                 if recipe in untrained or (recipe, dev_json) in untrained:
                     fid, classes = 950.0 + rng.normal(0, 10), 1.0
                 run_id = f"{impl}-{recipe}-{'-'.join(f'{a}={b}' for a, b in sorted(dev.items())) or 'recipe'}-s{s}"
@@ -131,9 +138,10 @@ def make_summary(
                     "fid": fid, "fid_end_curve": fid * math.exp(rng.normal(0, 0.01)),
                     "kid_mean": fid / 1000, "is_mean": 9 - fid / 100, "precision": v["precision"],
                     "recall": v["recall"], "coverage": v["coverage"], "density": 1.0,
-                    "classes_covered": classes, "class_kl": 0.05, "diversity": 0.9,
+                    "classes_covered": classes, "class_kl": 0.05, "diversity": v["diversity"],
                     "extractor_fid": "mnist-net:1a2b3c4d", "fid_inception": np.nan,
                     "d_collapse_frac": float(np.clip(v["d_collapse_frac"], 0, 1)), "d_probe_gap": v["d_probe_gap"],
+                    "d_heldout_sep": v["d_heldout_sep"], "fid_trend_late": v["fid_trend_late"],
                     "final_d_loss": 1.2, "final_g_loss": 0.9, "final_d_real": 0.6, "final_d_fake": 0.4,
                     "final_d_gap": v["final_d_gap"], "device": "cpu",
                     "framework_version": "9.9.9" if impl == "pytorch" else "8.8.8",
@@ -145,7 +153,7 @@ def make_summary(
                 row["fid_mid"] = row["fid_end_curve"] / math.exp(v["fid_end_vs_mid"])
                 if diverged:
                     for col in ("fid", "fid_end_curve", "kid_mean", "is_mean", "precision", "recall", "coverage",
-                                "density", "classes_covered", "class_kl", "diversity", "fid_mid"):
+                                "density", "classes_covered", "class_kl", "diversity", "fid_mid", "fid_trend_late"):
                         row[col] = np.nan
                 rows.append(row)
     df = pd.DataFrame(rows).drop(columns=list(drop_columns))
@@ -181,6 +189,10 @@ def write_run_folder(path: Path, seed: int = 0, steps: int = 100, log_every: int
     hist = rng.dirichlet(np.ones(10) * 5).tolist()
     (path / "metrics.json").write_text(json.dumps({"status": "ok", "metrics": {}, "curve": curve,
                                                    "class_hist": hist}))
+    (path / "curve").mkdir(exist_ok=True)
+    for point in curve:  # the curve samples: 16 images (the progress figure shows 16)
+        np.savez(path / "curve" / f"samples_{point['step']}.npz",
+                 images=(rng.random((16, 28, 28, 1)) * 255).astype(np.uint8))
 
 
 SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",

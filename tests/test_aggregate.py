@@ -2,6 +2,7 @@
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,6 +49,32 @@ def test_curve_endpoints_pick_mid_and_end():
     assert (ends["fid_mid"], ends["classes_mid"], ends["fid_end_curve"], ends["curve_n"]) == (500.0, 7, 400.0, 2000)
     assert math.isnan(curve_endpoints([])["fid_mid"])
     assert math.isnan(curve_endpoints(curve[:1])["fid_mid"])  # no point near mid-training
+
+
+def test_heldout_separation_is_test_probe_minus_fake_at_the_end(tmp_path):
+    write_log(tmp_path / "log.csv", [0.5] * 20, probe_train=[0.6] * 18 + [0.95, 0.9], probe_test=[0.6] * 18 + [0.7, 0.5])
+    ends = training_endpoints(tmp_path / "log.csv", 2000)
+    # the last 10% (2 rows) of D(test probe) - D(G(z)); write_log's D(G(z)) is 0.3
+    assert ends["d_heldout_sep"] == pytest.approx(((0.7 - 0.3) + (0.5 - 0.3)) / 2)
+    assert math.isnan(training_endpoints(tmp_path / "missing.csv", 2000)["d_heldout_sep"])
+
+
+def test_late_fid_trend_is_the_least_squares_change_over_the_second_half():
+    def curve(fids, fractions=(0.25, 0.5, 0.75, 1.0)):
+        return [{"step": int(f * 1000), "fraction": f, "n": 1000, "fid": v} for f, v in zip(fractions, fids)]
+    # log FID falling linearly by log(2) over the second half; the 25% point is not used
+    ends = curve_endpoints(curve([5000.0, 400.0, 400 / math.sqrt(2), 200.0]))
+    assert ends["fid_trend_late"] == pytest.approx(-math.log(2))
+    # converged: flat from mid-training on, whatever came before
+    assert curve_endpoints(curve([900.0, 300.0, 300.0, 300.0]))["fid_trend_late"] == pytest.approx(0.0, abs=1e-12)
+    # a noisy second half: the fit through mid, 75% and end, not end vs mid alone
+    y = np.log([300.0, 200.0, 330.0])
+    x = np.array([0.5, 0.75, 1.0])
+    want = np.polyfit(x, y, 1)[0] * 0.5
+    assert curve_endpoints(curve([900.0, 300.0, 200.0, 330.0]))["fid_trend_late"] == pytest.approx(want)
+    # no end point, or no point near mid-training: not measured
+    assert math.isnan(curve_endpoints(curve([900.0, 300.0, 200.0], (0.25, 0.5, 0.75)))["fid_trend_late"])
+    assert math.isnan(curve_endpoints(curve([900.0, 200.0], (0.25, 1.0)))["fid_trend_late"])
 
 
 def test_diverged_run_row_has_no_scores_and_says_why(tmp_path):

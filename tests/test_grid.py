@@ -176,3 +176,16 @@ def test_specs_take_channels_and_basic_size_from_the_dataset(dataset, basic_size
             study()["recipes"][spec["recipe"]]["dcgan"]["image_size"]
         assert spec["image_size"] == expected, run.run_id
     assert {r.spec["model"] for r in runs.values()} == {"basic", "dcgan"}
+
+
+def test_short_runs_log_at_least_forty_rows():
+    from ganbench.grid import MIN_LOG_ROWS, log_every_for
+    assert MIN_LOG_ROWS == 40
+    assert log_every_for(200, 75000) == 200          # long runs keep the config's cadence
+    assert log_every_for(200, 1500) == 37            # 1500 steps: 40 rows, 20 of them in the second half
+    assert log_every_for(200, 30) == 1               # never 0
+    rows = lambda every, steps: sum(1 for s in range(1, steps + 1) if s % every == 0 or s == steps)
+    late = lambda every, steps: sum(1 for s in range(steps // 2 + 1, steps + 1) if s % every == 0 or s == steps)
+    for steps in (1500, 2000, 7000, 8000, 20000):
+        every = log_every_for(200, steps)
+        assert rows(every, steps) >= MIN_LOG_ROWS and late(every, steps) >= 20, steps

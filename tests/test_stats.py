@@ -261,12 +261,16 @@ def test_opposite_per_model_effects_are_heterogeneous():
     assert "interaction p" in res["reason"]
 
 
-def test_small_significant_effect_on_wrecks_training_is_weaker_than_claimed():
-    df = make_summary(effects={"freeze_d": {"fid": math.log(1.03)}}, arm_sd=0.05, rng_seed=5)
+def test_small_significant_effect_on_damages_d_is_weaker_than_claimed():
+    # D's held-out separation 0.02 lower (SESOI 0.05) and log FID still moving 3% over the second half (SESOI 10%)
+    df = make_summary(effects={"freeze_d": {"d_heldout_sep": -0.02, "fid_trend_late": math.log(1.03)}},
+                      arm_sd=0.05, rng_seed=5)
     res = by_id(stats.analyse(df))["freeze_d"]
-    fid = endpoint(res, "fid")
-    assert 0.01 < fid["estimate"] < 0.05 and fid["p_holm"] < 0.05
-    assert fid["verdict"] == "weaker than claimed" and res["verdict"] == "weaker than claimed"
+    sep, trend = endpoint(res, "d_heldout_sep"), endpoint(res, "fid_trend_late")
+    assert -0.03 < sep["estimate"] < -0.01 and sep["p_holm"] < 0.05
+    assert 0.01 < trend["estimate"] < 0.05 and trend["p_holm"] < 0.05
+    assert sep["verdict"] == trend["verdict"] == "weaker than claimed"
+    assert res["verdict"] == "weaker than claimed", res["reason"]
 
 
 def test_large_effect_is_reproduced():
@@ -356,11 +360,11 @@ def test_guard_checks_the_recipes_own_setting_not_a_control_that_learns_worse():
 
 
 def test_missing_endpoint_columns_are_not_measured_not_a_crash():
-    df = make_summary(seeds=(0, 1, 2), drop_columns=("d_probe_gap", "d_collapse_frac", "fid_mid", "fid_end_curve"))
+    df = make_summary(seeds=(0, 1, 2), drop_columns=("d_probe_gap", "d_collapse_frac", "fid_mid", "fid_end_curve", "fid_trend_late"))
     res = by_id(stats.analyse(df))
     assert res["smoothing"]["rule"] == "N" and "not measured" in res["smoothing"]["reason"]
     assert res["schedule"]["verdict"] == "inconclusive"
-    assert endpoint(res["prior"], "fid_end_vs_mid")["state"] == "not measured"
+    assert endpoint(res["prior"], "fid_trend_late")["state"] == "not measured"
 
 
 def test_old_summary_without_recipes_renders_inconclusive():

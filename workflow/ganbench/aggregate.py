@@ -11,6 +11,16 @@ timing:
 * ``d_probe_gap``: mean D(x) on a fixed batch of training images minus mean D(x) on a
   fixed batch of held-out test images, over the last 10% of log rows (how much D
   has memorised its training data).
+* ``d_heldout_sep``: mean D(x) on the held-out test images minus mean D(G(z)), over the
+  last 10% of log rows: how well D still tells unseen real images from fakes (a damaged D
+  separates them less).
+
+From the learning curve (metrics.json "curve"):
+
+* ``fid_mid`` / ``fid_end_curve``: FID of the curve samples at mid-training and at the end;
+* ``fid_trend_late``: the least-squares change of log FID over the second half of training,
+  through the curve points at >= 50% of the steps (mid, ..., end): below 0 while FID still
+  falls, about 0 once it has converged, above 0 when it gets worse.
 """
 from __future__ import annotations
 
@@ -20,6 +30,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ganbench.grid import expand_runs
@@ -47,7 +58,7 @@ def training_endpoints(log_csv: Path, steps: int) -> dict:
     """End-of-training statistics from log.csv (see the module doc of each column)."""
     names = ("d_loss", "g_loss", "d_real", "d_fake")
     out = {f"final_{n}": math.nan for n in (*names, "d_gap")}
-    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan)
+    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan, d_heldout_sep=math.nan)
     if not log_csv.is_file():
         return out
     log = pd.read_csv(log_csv)
@@ -63,12 +74,16 @@ def training_endpoints(log_csv: Path, steps: int) -> dict:
         gap = (tail["d_probe_train"] - tail["d_probe_test"]).dropna()
         if len(gap):
             out["d_probe_gap"] = float(gap.mean())
+        sep = (tail["d_probe_test"] - tail["d_fake"]).dropna()
+        if len(sep):
+            out["d_heldout_sep"] = float(sep.mean())
     return out
 
 
 def curve_endpoints(curve: list[dict]) -> dict:
     """FID and classes covered at mid-training and at the end, from the learning-curve points."""
-    out = {"fid_mid": math.nan, "classes_mid": math.nan, "fid_end_curve": math.nan, "curve_n": math.nan}
+    out = {"fid_mid": math.nan, "classes_mid": math.nan, "fid_end_curve": math.nan, "curve_n": math.nan,
+           "fid_trend_late": late_fid_trend(curve)}
     if not curve:
         return out
     mid = min(curve, key=lambda p: abs((p.get("fraction") or 0) - MID_FRACTION))
@@ -80,6 +95,22 @@ def curve_endpoints(curve: list[dict]) -> dict:
         out["fid_end_curve"] = _number(end.get("fid"))
     out["curve_n"] = _number(mid.get("n"))
     return out
+
+
+def late_fid_trend(curve: list[dict]) -> float:
+    """The fitted change of log FID from mid-training to the end: the least-squares slope of log
+    FID against the fraction of training, over the curve points at >= MID_FRACTION, times the
+    half's length. NaN unless the points reach from mid-training (within 0.05) to the end."""
+    points = sorted((float(p["fraction"]), float(p["fid"])) for p in curve
+                    if p.get("fraction") is not None and p.get("fid") is not None
+                    and float(p["fraction"]) >= MID_FRACTION - 0.05 and math.isfinite(float(p["fid"]))
+                    and float(p["fid"]) > 0)
+    if len(points) < 2 or points[0][0] > MID_FRACTION + 0.05 or points[-1][0] < 1.0:
+        return math.nan
+    x = np.array([f for f, _ in points])
+    y = np.log([fid for _, fid in points])
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
+    return slope * (1.0 - MID_FRACTION)
 
 
 def _number(value) -> float:

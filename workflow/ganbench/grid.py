@@ -147,6 +147,18 @@ def arch_for(recipe: dict, factors: dict, dataset: str) -> tuple[dict, int]:
     return arch, image_size
 
 
+# A run logs at least this many rows, whatever the config's log_every: the late-training
+# endpoints (the share of D-loss collapses over the second half, the final means over the last
+# 10% of rows) need >= 20 rows in the second half (issue 21: 1500 steps at log_every 200 gave 5).
+MIN_LOG_ROWS = 40
+
+
+def log_every_for(log_every: int, steps: int) -> int:
+    """The log cadence of a run of ``steps`` iterations: the config's ``log_every``, made finer
+    where it would log fewer than MIN_LOG_ROWS rows."""
+    return max(1, min(log_every, steps // MIN_LOG_ROWS))
+
+
 def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: int) -> dict:
     recipe = config["recipes"][recipe_name]
     model = factors["model"]
@@ -179,7 +191,7 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
         "channels": DATASET_GEOMETRY[config["dataset"]][1],
         "arch": arch,
         "eval_samples": config["eval_samples"],
-        "log_every": config["log_every"],
+        "log_every": log_every_for(config["log_every"], recipe["steps"][model]),
         "grid_every": config["grid_every"],
         "grid_size": config["grid_size"],
         "probe_size": config["probe_size"],

@@ -4,6 +4,8 @@ rule spec:
         f"{RUN_DIR}/spec.json",
     log:
         f"{RESULTS}/logs/spec/{{run_id}}.log",
+    # every planned run's spec first (instant): the progress line counts spec.json as "planned"
+    priority: 100
     localrule: True
     conda:
         "../envs/ganbench.yaml"
