@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganbench import figures, report
+from ganbench import figures, progress_figure, report
 from ganbench.observations import OBSERVATIONS
 import browser
 from report_fixtures import CONFIG, make_summary, write_run_folder, write_speed_csv
@@ -444,6 +444,61 @@ def test_loss_curves_per_arm_and_quality_figures(rendered):
     assert len(loss_figs) == len(ran) > 5
     for src in loss_figs:
         assert (out.parent / src).stat().st_size > 20_000
+
+
+def _curve_samples_run(folder: Path, steps, final: bool = False, spec: dict | None = None) -> str:
+    """A run folder with curve/samples_<step>.npz at ``steps`` (and samples.npz, spec.json)."""
+    (folder / "curve").mkdir(parents=True)
+    images = np.zeros((20, 28, 28, 1), np.uint8)
+    for step in steps:
+        np.savez(folder / "curve" / f"samples_{step}.npz", images=images)
+    if final:
+        np.savez(folder / "samples.npz", images=images)
+    if spec:
+        (folder / "spec.json").write_text(json.dumps(spec))
+    return str(folder)
+
+
+def test_samples_as_training_goes_on_per_arm(rendered, tmp_path):
+    # the arm's lowest seed that did not fail; its curve steps in order, samples.npz last only when
+    # no curve point is at the last step; images seen from spec.json, else the summary row
+    spec = {"steps": 100, "batch_size": 64, "d_steps": 2}
+    rows = pd.DataFrame([
+        {"run_id": "c0", "run_dir": str(tmp_path / "missing"), "status": "failed", "seed": 0, "impl": "pytorch"},
+        {"run_id": "c2", "run_dir": _curve_samples_run(tmp_path / "c2", [25], spec=spec), "status": "ok", "seed": 2,
+         "impl": "pytorch"},
+        {"run_id": "c1", "run_dir": _curve_samples_run(tmp_path / "c1", [100, 50], final=True, spec=spec),
+         "status": "ok", "seed": 1, "impl": "pytorch"},
+        {"run_id": "t0", "run_dir": _curve_samples_run(tmp_path / "t0", [50], final=True), "status": "ok", "seed": 0,
+         "impl": "tensorflow", "steps": 100, "batch_size": 32},
+        {"run_id": "r0", "run_dir": _curve_samples_run(tmp_path / "r0", []), "status": "ok", "seed": 0,
+         "impl": "pytorch"}])
+    arm = {"c": rows[rows["run_id"].str.startswith("c")], "t": rows[rows["run_id"] == "t0"],
+           "r": rows[rows["run_id"] == "r0"]}
+    panels = [{"title": "basic", "series": [("control: a", arm["c"], "control"),
+                                            ("treatment: b", arm["t"], "treatment"),
+                                            ("reference: c", arm["r"], "reference")]}]
+    resolve = lambda d: Path(d) if d else None  # noqa: E731
+    cells = progress_figure.progress_cells(panels, resolve)
+    assert [c[:4] for c in cells] == [("basic", "control: a", 1, [50, 100]), ("basic", "treatment: b", 0, [50, 100]),
+                                      ("basic", "reference: c", 0, [])]
+    assert [c.final for c in cells] == [False, True, False]
+    assert [c.images_per_step for c in cells[:2]] == [128, 32]
+    assert [progress_figure.count_label(n) for n in (640, 12_800, 640_000, 1_280_000)] == ["640", "12.8k", "640k", "1.28M"]
+    assert progress_figure.sample_grid(Path(cells[0].files[0])).shape == (4 * 30 + 2, 4 * 30 + 2, 1)  # first 16, 4 x 4
+    assert _png_size(progress_figure.progress_grids_figure(panels, resolve, tmp_path / "progress.png", "t"))[1] > 400
+    only_reference = [{"title": "basic", "series": panels[0]["series"][2:]}]
+    empty = progress_figure.progress_grids_figure(only_reference, resolve, tmp_path / "empty.png", "t")
+    assert _png_size(empty)[1] < 300  # no arm with curve samples: a placeholder
+    # in the report: one per observation that ran, inside its section after its learning curves
+    out, html, df = rendered
+    for obs in ("g_loss", "prior"):
+        sec = _section(html, obs)
+        src = f"figures/obs_{obs}_progress.png"
+        assert f'src="{src}"' in sec, obs
+        assert sec.index(src) > sec.index(f"figures/obs_{obs}_curves.png"), obs
+        assert _png_size(out.parent / src)[1] > 400, obs  # grids, not the placeholder (~240 px high)
+        assert "same noise at every point" in sec
 
 
 def test_summary_table_first_one_line_per_claim(rendered):

@@ -135,7 +135,7 @@ def test_sequential_family_is_fixed_by_the_cap_and_uses_the_boundary_at_alpha_ov
     Brown-Forsythe cannot reject (its smallest p is 0.116) but still counts in m."""
     design = Design((3, 6, 10), "obrien-fleming")
     rng = np.random.default_rng(2)
-    study = [r for r in _sim_claims(rng, 3) if r["obs"].id == "dcgan_adam"]
+    study = [r for r in _sim_claims(rng, 3) if r["obs"].id == "dcgan_batchnorm"]
     decide(study, design, 0)
     div, sd = study[0]["groups"][0]["primary"]
     assert div["in_p"] and sd["in_p"] and div["m"] == sd["m"] == 2
@@ -143,7 +143,7 @@ def test_sequential_family_is_fixed_by_the_cap_and_uses_the_boundary_at_alpha_ov
     assert crits == pytest.approx([design.crit(0, 0.025, 2), design.crit(0, 0.05, 2)])
     assert sd["min_p"] == pytest.approx(0.1161, abs=1e-4) and not sd["reject_p"]
     # the fixed design at 3 seeds: Brown-Forsythe leaves the family first and Barnard is alone
-    study = [r for r in _sim_claims(np.random.default_rng(2), 3) if r["obs"].id == "dcgan_adam"]
+    study = [r for r in _sim_claims(np.random.default_rng(2), 3) if r["obs"].id == "dcgan_batchnorm"]
     decide(study)
     div, sd = study[0]["groups"][0]["primary"]
     assert sd["state"] == "too few seeds" and div["m"] == 1 and div["crit_p"] == 0.05

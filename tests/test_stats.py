@@ -20,6 +20,7 @@ from report_fixtures import duplicate_impl, make_summary
 LOG10 = math.log(1.1)
 ADAM = ("dcgan_carpedm20", json.dumps({"optim": "adam_default"}))
 CARPE = ("dcgan_carpedm20", "{}")
+NOBN = ("dcgan_carpedm20", json.dumps({"batch_norm": False}))
 
 
 def by_id(analysis: dict) -> dict:
@@ -198,16 +199,16 @@ def test_admission_leaves_tests_out_one_at_a_time_worst_first():
 
 
 def test_all_treatment_runs_diverged_is_reproduced_for_a_stability_claim():
-    df = make_summary(diverge={ADAM: 1.0}, rng_seed=2)
-    res = by_id(stats.analyse(df))["dcgan_adam"]
+    df = make_summary(diverge={NOBN: 1.0}, rng_seed=2)
+    res = by_id(stats.analyse(df))["dcgan_batchnorm"]
     div = endpoint(res, "divergence")
     assert (div["k_t"], div["n_t"], div["k_c"], div["n_c"]) == (5, 5, 0, 5)
     assert div["verdict"] == "reproduced" and div["test"].startswith("Barnard")
     assert endpoint(res, "spread")["state"] == "too few seeds"  # no FID in the diverged arm
     assert res["verdict"] == "reproduced"
     # the diverged runs are listed, not imputed
-    fid = res["groups"][0]["secondary"][0]
-    assert fid["metric"] == "fid" and fid["n"] == 0
+    fid = next(r for r in res["groups"][0]["secondary"] if r["metric"] == "fid")
+    assert fid["n"] == 0
 
 
 def test_collapsed_runs_count_as_training_failures_for_a_stability_claim():
@@ -223,8 +224,8 @@ def test_collapsed_runs_count_as_training_failures_for_a_stability_claim():
 
 
 def test_both_arms_all_diverged_is_inconclusive_with_that_reason():
-    df = make_summary(diverge={ADAM: 1.0, CARPE: 1.0}, rng_seed=2)
-    res = by_id(stats.analyse(df))["dcgan_adam"]
+    df = make_summary(diverge={NOBN: 1.0, CARPE: 1.0}, rng_seed=2)
+    res = by_id(stats.analyse(df))["dcgan_batchnorm"]
     assert res["verdict"] == "inconclusive"
     assert "did not train" in res["reason"] and "every baseline run diverged" in res["reason"]
 
@@ -232,12 +233,36 @@ def test_both_arms_all_diverged_is_inconclusive_with_that_reason():
 def test_at_three_seeds_the_divergence_test_enters_its_own_claims_family():
     """Per-claim families: at 3 vs 3 Barnard's smallest p (0.031) beats alpha / 1 once the seed
     spread (no FID in the diverged arm) carries no test; in one study-wide family it could not."""
-    df = make_summary(seeds=(0, 1, 2), diverge={ADAM: 1.0}, rng_seed=2)
-    res = by_id(stats.analyse(df))["dcgan_adam"]
+    df = make_summary(seeds=(0, 1, 2), diverge={NOBN: 1.0}, rng_seed=2)
+    res = by_id(stats.analyse(df))["dcgan_batchnorm"]
     div = endpoint(res, "divergence")
     assert div["state"] == "tested" and div["m"] == 1 and div["p"] == pytest.approx(0.03125)
     assert div["verdict"] == "reproduced" and res["verdict"] == "reproduced"
     assert div["p_holm_study"] > 0.05  # the study-wide view: not significant across every claim
+
+
+def test_one_experiment_judges_the_two_adam_claims_in_their_own_directions():
+    """Default Adam 40% worse in FID: the DCGAN post's claim (2e-4 / 0.5 trains better) is reproduced
+    and the walk-through's (Adam needs no tuning: no more than 25% worse) is not (rule B). No
+    difference: the post's claim is not reproduced (a 10% effect ruled out, rule X) and the
+    walk-through's is (worse by 25% ruled out, rule V)."""
+    worse = by_id(stats.analyse(make_summary(effects={"dcgan_adam": {"fid": math.log(1.4)}}, arm_sd=0.2,
+                                             rng_seed=11)))
+    assert worse["dcgan_adam"]["verdict"] == "reproduced", worse["dcgan_adam"]["reason"]
+    nt = endpoint(worse["adam_no_tuning"], "fid")
+    assert nt["scale"] == "noninferiority" and nt["estimate"] == pytest.approx(math.log(1.4), abs=0.05)
+    assert (nt["verdict"], nt["rule"]) == ("not reproduced", "B"), nt["reason"]
+    same = by_id(stats.analyse(make_summary(arm_sd=0.2, rng_seed=12)))
+    fid = endpoint(same["dcgan_adam"], "fid")
+    assert (fid["verdict"], fid["rule"]) == ("not reproduced", "X"), fid["reason"]
+    nt = endpoint(same["adam_no_tuning"], "fid")
+    assert (nt["verdict"], nt["rule"]) == ("reproduced", "V"), nt["reason"]
+    assert same["adam_no_tuning"]["verdict"] == "reproduced"
+    # worse by half the margin, measured precisely: still non-inferior, and the reason says it is worse
+    half = by_id(stats.analyse(make_summary(effects={"dcgan_adam": {"fid": math.log(1.25) / 2}}, arm_sd=0.05,
+                                            rng_seed=13)))
+    nt = endpoint(half["adam_no_tuning"], "fid")
+    assert (nt["verdict"], nt["rule"]) == ("reproduced", "V") and "worse by less than the margin" in nt["reason"]
 
 
 def test_opposite_per_model_framework_shifts_are_not_equivalent():

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from ganbench.observations import metric_label  # noqa: E402
+from ganbench.observations import LOG_SCALES, metric_label  # noqa: E402
 
 DPI = 110
 VERDICT_COLOURS = {"reproduced": "#1b7837", "weaker than claimed": "#e08214", "not reproduced": "#b2182b",
@@ -173,7 +173,7 @@ def observation_figure(result: dict, resolve, df: pd.DataFrame, path: Path) -> P
                 ax.plot([0, 1], [c, t], color="#999999", lw=0.8)
             ax.scatter(np.zeros(len(tc)), tc[:, 1], color=sns.color_palette("deep")[0], zorder=3)
             ax.scatter(np.ones(len(tc)), tc[:, 0], color=sns.color_palette("deep")[1], zorder=3)
-            unit = " (log)" if r.get("scale") in ("log_ratio", "equivalence") else ""
+            unit = " (log)" if r.get("scale") in LOG_SCALES else ""
             ax.set_ylabel(r.get("label", "") + unit)
             lo, hi = np.nanmin(tc), np.nanmax(tc)
             if np.isfinite(lo) and hi - lo < 0.02:  # near-identical values: do not blow up round-off
@@ -588,3 +588,4 @@ def benchmark_figure(speed: pd.DataFrame, path: Path) -> Path:
     fig.suptitle(f"Exclusive benchmark per shape and impl (device: {devices}; threads: {threads})", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
+

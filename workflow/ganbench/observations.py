@@ -10,7 +10,8 @@ Each observation fixes, before data:
   scale (``log_ratio`` for FID-like scores: log(treatment / control), so models of very
   different FID pool sensibly; ``difference`` for bounded scores; ``divergence`` = divergence
   rate difference over seeds; ``spread`` = log of the ratio of the seed SDs of log FID;
-  ``equivalence`` for the frameworks), the claimed direction of treatment vs control and the
+  ``equivalence`` for the frameworks; ``noninferiority`` for a claim that the treatment is no
+  worse than the control by more than a margin, ``expected`` naming the worse side), the claimed direction of treatment vs control and the
   smallest effect size of interest (SESOI) on that scale. ``combine`` says how several
   primary endpoints make one verdict: ``all`` (the claim is a conjunction: "near-identical
   *and* never converges") or ``any`` (a stability claim is supported by a higher divergence
@@ -115,6 +116,8 @@ class Endpoint:
             return f"{pct:+.0%} (log-ratio {self.sesoi:.3f})"
         if self.scale == "equivalence":
             return f"±{pct:.0%} (log-ratio ±{self.sesoi:.3f})"
+        if self.scale == "noninferiority":
+            return f"margin {pct:+.0%} (log-ratio {self.sesoi:.3f})"
         if self.scale == "spread":
             return f"SD ratio {math.exp(self.sesoi):.2f} (log {self.sesoi:.3f})"
         if self.scale == "divergence":
@@ -123,6 +126,8 @@ class Endpoint:
 
 
 LOG_10PCT = math.log(1.10)
+# effect scales on which an FID-like score is compared as log(treatment / control)
+LOG_SCALES = ("log_ratio", "equivalence", "noninferiority")
 
 
 def fid_ratio(expected: str, sesoi: float = LOG_10PCT, why: str = "") -> Endpoint:
@@ -296,13 +301,31 @@ OBSERVATIONS: tuple[Observation, ...] = (
                "(the DCGAN runs at 32 px, an exact pad/crop); on CelebA the 64 px test set, both models at 64 px."),
     ),
     Observation(
-        id="dcgan_adam", title="DCGAN Adam settings vs default Adam",
-        claim="The DCGAN Adam settings (lr 2e-4, beta1 0.5) make training stable; default Adam (1e-3, 0.9) does not.",
-        source=f"{DCGAN_WALK}; {DCGAN_POST}", recipes=("dcgan_carpedm20",), factor="optim",
+        id="dcgan_adam", title="DCGAN Adam 2e-4 / 0.5 vs default Adam (DCGAN post)",
+        claim=("Following the DCGAN paper, Adam with learning rate 2e-4 and beta1 0.5 trains the DCGAN better "
+               "than Adam's defaults (1e-3, 0.9)."),
+        source=DCGAN_POST, recipes=("dcgan_carpedm20",), factor="optim",
         treatment_label="default Adam (1e-3, 0.9)", control_label="the recipe's Adam (2e-4, 0.5)",
         treatment={"optim": "adam_default"}, control={},
-        primary=(DIVERGENCE, SPREAD), combine="any",
-        secondary=(fid_ratio("higher"),), claim_is_stability=True,
+        primary=(fid_ratio("higher", why="'better' samples: FID; SESOI 10%"), DIVERGENCE), combine="any",
+        secondary=(SPREAD,),
+        notes=("One experiment judges two claims: this one (the DCGAN post sets 2e-4 / 0.5 'following the "
+               "DCGAN paper') and adam_no_tuning (the walk-through: Adam needs no tuning). Both run on the "
+               "walk-through's DCGAN recipe, whose Adam is 2e-4 / 0.5 as the post's."),
+    ),
+    Observation(
+        id="adam_no_tuning", title="Adam without tuning (DCGAN walk-through)",
+        claim=("Adam (usually) needs no manual tuning of the learning rate and momentum: Adam's defaults (1e-3, "
+               "0.9) train the DCGAN about as well as the tuned 2e-4 / 0.5, FID no more than 25% worse."),
+        source=DCGAN_WALK, recipes=("dcgan_carpedm20",), factor="optim",
+        treatment_label="default Adam (1e-3, 0.9)", control_label="the recipe's Adam (2e-4, 0.5)",
+        treatment={"optim": "adam_default"}, control={},
+        primary=(Endpoint("fid", "noninferiority", "higher", math.log(1.25),
+                          "a non-inferiority claim: reproduced when FID worse by the margin (+25%: '(usually) "
+                          "needs no tuning' is a loose claim) is ruled out, not reproduced when default Adam is "
+                          "worse by at least the margin"),),
+        secondary=(DIVERGENCE, SPREAD),
+        notes="The same runs as dcgan_adam, read the other way: what the walk-through says of Adam.",
     ),
     Observation(
         id="dcgan_batchnorm", title="DCGAN without batch norm",

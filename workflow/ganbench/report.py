@@ -7,8 +7,8 @@
 Writes ``index.html``, ``observations.csv``, ``excluded_runs.csv`` and ``figures/`` (fixed names:
 observations.png, fid_by_condition.png, frameworks.png, training_curves.png (FID and classes
 covered learning curves), loss_curves.png, timing.png; plus, per observation that ran,
-obs_<id>.png, obs_<id>_curves.png and obs_<id>_guard.png, and grids/ with one copied sample
-grid per condition).
+obs_<id>.png, obs_<id>_curves.png, obs_<id>_guard.png, obs_<id>_losses.png and
+obs_<id>_progress.png, and grids/ with one copied sample grid per condition).
 
 The speed table and the frameworks step-time ratios come from ``--speed`` (the exclusive
 benchmark rule's speed.csv); without it (or with an empty file) the report falls back to the
@@ -37,9 +37,9 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoescape
 
-from ganbench import figures, quality_figures, stats
+from ganbench import figures, progress_figure, quality_figures, stats
 from ganbench.looks import seed_plan
-from ganbench.observations import METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
+from ganbench.observations import LOG_SCALES, METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
 from ganbench.stats import guard
 from ganbench.stats.arms import arm_rows
 
@@ -317,7 +317,7 @@ def effect_display(r: dict) -> tuple[str, str]:
     label = f"{conf:.0%} CI " if isinstance(conf, float) and math.isfinite(conf) else "CI "
     if est is None:
         return "—", "—"
-    if scale in ("log_ratio", "equivalence"):
+    if scale in LOG_SCALES:
         eff = f"{math.expm1(est) * 100:+.1f}%"
     elif scale == "spread":
         eff = f"SD ratio {math.exp(est):.2f}" if math.isfinite(est) else "SD ratio ∞"
@@ -333,7 +333,7 @@ def interval_text(scale: str | None, lo: float | None, hi: float | None) -> str:
     """An interval on the endpoint's natural scale (see :func:`effect_display`)."""
     if lo is None or hi is None:
         return "—"
-    if scale in ("log_ratio", "equivalence"):
+    if scale in LOG_SCALES:
         return f"[{math.expm1(lo) * 100:+.1f}%, {math.expm1(hi) * 100:+.1f}%]"
     if scale == "spread":
         return f"[{math.exp(lo):.2f}, {math.exp(hi):.2f}]"
@@ -516,8 +516,10 @@ def _guard_rows(control: pd.DataFrame) -> list[dict]:
 
 def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver, fig_dir: Path,
                        min_classes: int | None = guard.MIN_CLASSES) -> None:
-    """Per observation that ran: obs_<id>_curves.png (learning curves of its arms) and
-    obs_<id>_guard.png (the control's end scores vs the guard), plus the guard's rows per group."""
+    """Per observation that ran: obs_<id>_curves.png (learning curves of its arms),
+    obs_<id>_guard.png (the control's end scores vs the guard), obs_<id>_losses.png (losses per
+    arm) and obs_<id>_progress.png (each arm's curve samples as training goes on), plus the
+    guard's rows per group."""
     curve_cache: dict[str, pd.DataFrame] = {}
 
     def curves(rows: pd.DataFrame) -> pd.DataFrame:
@@ -531,7 +533,7 @@ def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver,
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     for o in results:
-        o["curves_figure"] = o["guard_figure"] = o["loss_figure"] = None
+        o["curves_figure"] = o["guard_figure"] = o["loss_figure"] = o["progress_figure"] = None
         if o["not_run"]:
             for g in o["groups"]:
                 g["guard_rows"] = []
@@ -556,7 +558,10 @@ def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver,
                              f"{o['id']}: the baseline arm's end scores that decided the guard", min_classes)
         figures.arm_loss_figure(loss_panels, resolve, fig_dir / f"obs_{name}_losses.png",
                                 f"{o['id']}: losses and D outputs per arm (mean over seeds, band = min–max)")
+        progress_figure.progress_grids_figure(loss_panels, resolve, fig_dir / f"obs_{name}_progress.png",
+                                      f"{o['id']}: samples as training goes on, lowest seed per arm")
         o["loss_figure"] = f"figures/obs_{name}_losses.png"
+        o["progress_figure"] = f"figures/obs_{name}_progress.png"
         o["curves_figure"] = f"figures/obs_{name}_curves.png"
         o["guard_figure"] = f"figures/obs_{name}_guard.png"
 
@@ -683,6 +688,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "observations": results,
         "rules": analysis["rules"],
         "equivalence_rules": analysis["equivalence_rules"],
+        "noninferiority_rules": analysis["noninferiority_rules"],
         "combine_rules": analysis["combine_rules"],
         "family_rule": analysis["family_rule"],
         "guard_rule": analysis["guard_rule"],

@@ -98,11 +98,13 @@ QUOTES: dict[str, tuple[Quote, ...]] = {
                      "produces clear images but also shows various features, such as glasses, makeup and "
                      "beards.")),
     ),
-    "dcgan_adam": (
+    "adam_no_tuning": (
         Quote(*_DCGAN_WALK,
               text="ADAM通常与SGD竞争，并且（通常）不需要手动调节学习速率，动量和其他超参数。",
               gloss=("ADAM is often competitive with SGD and (usually) does not require manual tuning of "
                      "the learning rate, momentum and other hyperparameters.")),
+    ),
+    "dcgan_adam": (
         Quote(*_DCGAN_POST,
               text="然而，根据该DCGAN论文的（对抗性训练的细节）中，我们设置*优化器的学习率*是*0.0002*和*bata1为0.5*。",
               gloss=("However, following the DCGAN paper's (details of adversarial training), we set the "

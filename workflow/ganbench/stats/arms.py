@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ganbench.observations import DERIVED, REFERENCE_IMPLS, Endpoint
+from ganbench.observations import DERIVED, LOG_SCALES, REFERENCE_IMPLS, Endpoint
 
 
 @dataclass
@@ -50,7 +50,7 @@ def run_values(rows: pd.DataFrame, endpoint: Endpoint) -> tuple[pd.Series, pd.Se
     else:
         raw = rows["fid" if endpoint.metric == "spread" else endpoint.metric].astype(float)
         vals = raw
-        if endpoint.scale in ("log_ratio", "equivalence", "spread"):
+        if endpoint.scale in (*LOG_SCALES, "spread"):
             with np.errstate(divide="ignore", invalid="ignore"):
                 vals = np.log(raw.where(raw > 0))
     ok = reasons == ""

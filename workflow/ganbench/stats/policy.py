@@ -62,6 +62,15 @@ EQUIVALENCE_RULES: tuple[tuple[str, str, str], ...] = (
                           f"(doubled for the two sides) {SIGNIFICANT}."),
     ("I", INCONCLUSIVE, "neither equivalence nor a difference beyond the margin shown."),
 )
+NONINFERIORITY_RULES: tuple[tuple[str, str, str], ...] = (
+    ("N/A/G/S", INCONCLUSIVE, "as for the other observations."),
+    ("V", REPRODUCED, f"non-inferior: the one-sided t-test that the treatment is worse by at least the margin "
+                      f"{SIGNIFICANT}; the treatment may still be worse by less than the margin (said so)."),
+    ("B", NOT_REPRODUCED, f"worse beyond the margin: the effect test {SIGNIFICANT} on the worse side and the point "
+                          "estimate is at least the margin."),
+    ("I", INCONCLUSIVE, "neither: a difference of the margin's size is not ruled out, and no worse-by-the-margin "
+                        "effect is shown."),
+)
 COMBINE_RULES: tuple[tuple[str, str], ...] = (
     ("endpoints, 'all' (a conjunctive claim)", "reproduced only if every primary endpoint is; not reproduced if "
      "any is; else inconclusive (any without evidence or inconclusive) or weaker than claimed."),
@@ -229,6 +238,8 @@ def endpoint_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
         return INCONCLUSIVE, STATE_RULE[r["state"]], r["why"]
     if r["scale"] == "equivalence":
         return equivalence_verdict(r, alpha)
+    if r["scale"] == "noninferiority":
+        return noninferiority_verdict(r, alpha)
     est, lo, hi = _claimed_side(r)
     if _significant(r, "p", alpha):
         if est > 0 and lo > 0:
@@ -250,6 +261,20 @@ def equivalence_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
     if _significant(r, "p_ruled", alpha):
         return NOT_REPRODUCED, "D", f"{same}the difference lies beyond the margin {r['sesoi_text']}"
     return INCONCLUSIVE, "I", f"{same}equivalence within {r['sesoi_text']} neither shown nor ruled out"
+
+
+def noninferiority_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
+    """A claim that the treatment is no worse than the control by the margin (``sesoi``) on the
+    ``expected`` (worse) side: rule V when a worse-by-the-margin effect is ruled out, B when the
+    treatment is significantly worse by at least the margin."""
+    worse, lo, hi = _claimed_side(r)
+    if _significant(r, "p_ruled", alpha):
+        side = ("worse by less than the margin (significant)" if _significant(r, "p", alpha) and lo > 0 else
+                "not worse" if worse <= 0 else "worse by less than the margin")
+        return REPRODUCED, "V", f"non-inferior: worse by {r['sesoi_text']} is ruled out ({side})"
+    if _significant(r, "p", alpha) and lo > 0 and worse >= r["sesoi"]:
+        return NOT_REPRODUCED, "B", f"worse by at least the margin ({r['sesoi_text']})"
+    return INCONCLUSIVE, "I", f"non-inferiority within {r['sesoi_text']} neither shown nor ruled out"
 
 
 def combine_endpoints(verdicts: list[tuple[str, str, str, str]], mode: str) -> tuple[str, str, str]:
