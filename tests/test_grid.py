@@ -183,7 +183,8 @@ def test_short_runs_log_at_least_forty_rows():
     assert MIN_LOG_ROWS == 40
     assert log_every_for(200, 75000) == 200          # long runs keep the config's cadence
     assert log_every_for(200, 1500) == 37            # 1500 steps: 40 rows, 20 of them in the second half
-    assert log_every_for(200, 30) == 1               # never 0
+    assert log_every_for(200, 30) == 10              # never finer than every 10 steps ...
+    assert log_every_for(10, 40) == 10 and log_every_for(5, 20) == 5  # ... unless the config asks
     rows = lambda every, steps: sum(1 for s in range(1, steps + 1) if s % every == 0 or s == steps)
     late = lambda every, steps: sum(1 for s in range(steps // 2 + 1, steps + 1) if s % every == 0 or s == steps)
     for steps in (1500, 2000, 7000, 8000, 20000):

@@ -150,13 +150,15 @@ def arch_for(recipe: dict, factors: dict, dataset: str) -> tuple[dict, int]:
 # A run logs at least this many rows, whatever the config's log_every: the late-training
 # endpoints (the share of D-loss collapses over the second half, the final means over the last
 # 10% of rows) need >= 20 rows in the second half (issue 21: 1500 steps at log_every 200 gave 5).
+# Never finer than every MIN_LOG_INTERVAL steps (smoke runs of a few dozen steps keep their cadence).
 MIN_LOG_ROWS = 40
+MIN_LOG_INTERVAL = 10
 
 
 def log_every_for(log_every: int, steps: int) -> int:
     """The log cadence of a run of ``steps`` iterations: the config's ``log_every``, made finer
-    where it would log fewer than MIN_LOG_ROWS rows."""
-    return max(1, min(log_every, steps // MIN_LOG_ROWS))
+    (down to MIN_LOG_INTERVAL) where it would log fewer than MIN_LOG_ROWS rows."""
+    return min(log_every, max(MIN_LOG_INTERVAL, steps // MIN_LOG_ROWS))
 
 
 def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: int) -> dict:
