@@ -107,9 +107,8 @@ def late_fid_trend(curve: list[dict]) -> float:
                     and float(p["fid"]) > 0)
     if len(points) < 2 or points[0][0] > MID_FRACTION + 0.05 or points[-1][0] < 1.0:
         return math.nan
-    x = np.array([f for f, _ in points])
-    y = np.log([fid for _, fid in points])
-    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
+    fractions, fids = zip(*points)
+    slope = float(np.polyfit(fractions, np.log(fids), 1)[0])
     return slope * (1.0 - MID_FRACTION)
 
 
