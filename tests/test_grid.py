@@ -151,7 +151,7 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1050, 315), ("quick.yaml", 95, 57),
+@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1050, 315), ("quick.yaml", 95, 38),
                                                       ("smoke.yaml", 6, 6)])
 def test_shipped_grid_sizes(name, expected, first_look):
     """Runs planned up to the cap of the seed design, and those of its first look."""
