@@ -198,8 +198,7 @@ def test_snakemake_report_embeds_the_key_figures(smoke):
 
 
 FASHION_CONFIG = REPO / "config" / "fashion_smoke.yaml"
-FASHION_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0",
-                "tensorflow-dcgan_blog-basic-s0", "tensorflow-dcgan_blog-s0"]
+FASHION_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0"]
 
 
 def test_fashion_mnist_study_is_planned(tmp_path):
@@ -251,8 +250,7 @@ def test_fashion_smoke_pipeline_end_to_end(fashion_smoke):
 
 
 CELEBA_CONFIG = REPO / "config" / "celeba_smoke.yaml"
-CELEBA_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0",
-              "tensorflow-dcgan_blog-basic-s0", "tensorflow-dcgan_blog-s0"]
+CELEBA_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0"]
 
 
 def celeba_config(tmp_path: Path, celeba_dir: Path, weights: Path | None) -> Path:

@@ -59,6 +59,7 @@ class Engine:
 
     def __init__(self, spec: dict, framework_seed: int, device: str | None = None):
         self.spec = spec
+        self._loss_scale = float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
         self.dev = _resolve_device(device or spec["device"])
         self.device = "cpu" if self.dev.platform == "cpu" else f"cuda ({self.dev.device_kind})"
         self._specs = runkit.param_specs(spec)
@@ -107,18 +108,33 @@ class Engine:
 
     # ------------------------------------------------------------ training (pure functions)
     # Losses from logits as softplus terms, BCE(x, y) = y softplus(-x) + (1 - y) softplus(x), as in both
-    # reference impls (their gradients never form 1 - sigmoid(x) by cancellation).
+    # reference impls (their gradients never form 1 - sigmoid(x) by cancellation); loss_form
+    # "probability": the sources' log(D(x)) with D(x) = sigmoid(x); loss_reduction "sum": batch_size x the mean.
+    def _neg_log_d(self, x):  # -log D(x)
+        if self.spec["loss_form"] == "probability":
+            return -jnp.log(jax.nn.sigmoid(x))
+        return softplus(-x)
+
+    def _neg_log_1m_d(self, x):  # -log(1 - D(x))
+        if self.spec["loss_form"] == "probability":
+            return -jnp.log(1.0 - jax.nn.sigmoid(x))
+        return softplus(x)
+
     def _d_loss(self, logits_real, logits_fake):
+        """(loss to minimise, its batch mean for the log)."""
         s = self.spec["label_smoothing"]
-        real = s * softplus(-logits_real)
+        real = s * self._neg_log_d(logits_real)
         if s != 1.0:
-            real = real + (1.0 - s) * softplus(logits_real)
-        return jnp.mean(real) + jnp.mean(softplus(logits_fake))
+            real = real + (1.0 - s) * self._neg_log_1m_d(logits_real)
+        mean = jnp.mean(real) + jnp.mean(self._neg_log_1m_d(logits_fake))
+        return mean * self._loss_scale, mean
 
     def _g_loss(self, logits_fake):
         if self.spec["g_loss"] == "nonsaturating":  # -log D(G(z))
-            return jnp.mean(softplus(-logits_fake))
-        return -jnp.mean(softplus(logits_fake))  # minimax: log(1 - D(G(z)))
+            mean = jnp.mean(self._neg_log_d(logits_fake))
+        else:  # minimax: log(1 - D(G(z)))
+            mean = -jnp.mean(self._neg_log_1m_d(logits_fake))
+        return mean * self._loss_scale, mean
 
     def _real(self, data, idx):
         return jnp.take(data, idx, axis=0).astype(jnp.float32) * self._mul + self._add
@@ -140,9 +156,10 @@ class Engine:
             def d_objective(dp, stats):
                 lr_, stats = self.d_apply(dp, stats, x, True)
                 lf_, stats = self.d_apply(dp, stats, fake, True)
-                return self._d_loss(lr_, lf_), (stats, lr_, lf_)
+                loss, mean = self._d_loss(lr_, lf_)
+                return loss, (stats, lr_, lf_, mean)
 
-            (loss_d, (stats, lr_, lf_)), grads = jax.value_and_grad(d_objective, has_aux=True)(params["D"], stats)
+            (_, (stats, lr_, lf_, loss_d)), grads = jax.value_and_grad(d_objective, has_aux=True)(params["D"], stats)
             d_new, opt_d = adam.update(params["D"], grads, opt_d, hd, scal[j, 0], scal[j, 1])
             params = {**params, "D": d_new}
         for k in range(s["g_steps"]):
@@ -152,10 +169,11 @@ class Engine:
                 nets = {**params, **owned}  # D's weights are G's optimizer's only when it owns them
                 fake, stats = self.g_apply(nets["G"], stats, z, True)
                 logits, stats = self.d_apply(nets["D"], stats, fake, True)
-                return self._g_loss(logits), stats
+                loss, mean = self._g_loss(logits)
+                return loss, (stats, mean)
 
             owned = {net: params[net] for net in self._g_owns}
-            (loss_g, stats), grads = jax.value_and_grad(g_objective, has_aux=True)(owned, params, stats)
+            (_, (stats, loss_g)), grads = jax.value_and_grad(g_objective, has_aux=True)(owned, params, stats)
             owned, opt_g = adam.update(owned, grads, opt_g, hg, scal[nd + k, 0], scal[nd + k, 1])
             params = {**params, **owned}
         out = jnp.stack([loss_d, loss_g, jnp.mean(jax.nn.sigmoid(lr_)), jnp.mean(jax.nn.sigmoid(lf_))])

@@ -67,6 +67,7 @@ class Engine:
         # so in every G step D moves under G's Adam (its own moments and step count for D)
         g_params = list(self.G.parameters()) + ([] if spec["freeze_d"] else list(self.D.parameters()))
         self.opt_g = PaperAdam(g_params, **o["g"])
+        self._loss_scale = float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
         # inference (samples, probes) stays eager: compiling it would only add compile time
         self.g_fn, self.d_fn = self.G, self.D
         self._captured = self._capture() if spec["compile"] else None
@@ -107,18 +108,33 @@ class Engine:
     # identically in both twins: their gradients (-y sigmoid(-x) + (1 - y) sigmoid(x)) never form
     # 1 - sigmoid(x) by cancellation, which binary_cross_entropy_with_logits' backward does (sigmoid(x) - y)
     # and TensorFlow's does not: a relative difference of ~1e-4 once D is confident.
+    # loss_form "probability": the sources' log(D(x)) with D(x) = sigmoid(x) in float32 (log(0) = -inf
+    # once sigmoid saturates). loss_reduction "sum": batch_size x the mean (the summed terms).
+    def _neg_log_d(self, x):  # -log D(x)
+        if self.spec["loss_form"] == "probability":
+            return -torch.log(torch.sigmoid(x))
+        return F.softplus(-x)
+
+    def _neg_log_1m_d(self, x):  # -log(1 - D(x))
+        if self.spec["loss_form"] == "probability":
+            return -torch.log(1.0 - torch.sigmoid(x))
+        return F.softplus(x)
+
     def _d_loss(self, logits_real, logits_fake):
+        """(loss to minimise, its batch mean for the log)."""
         s = self.spec["label_smoothing"]
-        real = s * F.softplus(-logits_real)
+        real = s * self._neg_log_d(logits_real)
         if s != 1.0:
-            real = real + (1.0 - s) * F.softplus(logits_real)
-        return real.mean() + F.softplus(logits_fake).mean()
+            real = real + (1.0 - s) * self._neg_log_1m_d(logits_real)
+        mean = real.mean() + self._neg_log_1m_d(logits_fake).mean()
+        return mean * self._loss_scale, mean
 
     def _g_loss(self, logits_fake):
         if self.spec["g_loss"] == "nonsaturating":  # -log D(G(z))
-            return F.softplus(-logits_fake).mean()
-        # minimax: log(1 - D(G(z))) = -softplus(logit)
-        return -F.softplus(logits_fake).mean()
+            mean = self._neg_log_d(logits_fake).mean()
+        else:  # minimax: log(1 - D(G(z)))
+            mean = -self._neg_log_1m_d(logits_fake).mean()
+        return mean * self._loss_scale, mean
 
     def _iteration(self, idx: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         s = self.spec
@@ -129,7 +145,7 @@ class Engine:
             with torch.no_grad():
                 fake = G(z)  # train-mode BN: batch stats, G's running stats advance
             lr_, lf_ = D(x), D(fake)
-            loss_d = self._d_loss(lr_, lf_)
+            loss_d, mean_d = self._d_loss(lr_, lf_)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
@@ -137,13 +153,13 @@ class Engine:
         try:
             for k in range(s["g_steps"]):
                 z = noise[runkit.g_noise_index(s, k)]
-                loss_g = self._g_loss(D(G(z)))
+                loss_g, mean_g = self._g_loss(D(G(z)))
                 self.opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return torch.stack([loss_d.detach(), loss_g.detach(),
+        return torch.stack([mean_d.detach(), mean_g.detach(),
                             torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()])
 
     # ------------------------------------------------------------ whole-step capture (spec.compile)
@@ -190,18 +206,18 @@ class Engine:
             with torch.no_grad():
                 fake = G(z)
             lr_, lf_ = D(x), D(fake)
-            loss_d = self._d_loss(lr_, lf_)
+            loss_d, mean_d = self._d_loss(lr_, lf_)
             grads = torch.autograd.grad(loss_d, self._d_params)
             captured_update(self._d_params, grads, d_m, d_v, od["beta1"], od["beta2"], od["eps"],
                             scal[j, 0], scal[j, 1])
         for k in range(s["g_steps"]):
             z = noise[runkit.g_noise_index(s, k)]
-            loss_g = self._g_loss(D(G(z)))
+            loss_g, mean_g = self._g_loss(D(G(z)))
             # only G's optimizer's variables get gradients (with freeze_d, D's weights stay put)
             grads = torch.autograd.grad(loss_g, self._g_params)
             captured_update(self._g_params, grads, g_m, g_v, og["beta1"], og["beta2"], og["eps"],
                             scal[nd + k, 0], scal[nd + k, 1])
-        return torch.stack([loss_d.detach(), loss_g.detach(),
+        return torch.stack([mean_d.detach(), mean_g.detach(),
                             torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()])
 
     def _adam_scalars(self, k: int) -> np.ndarray:

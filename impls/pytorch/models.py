@@ -135,7 +135,7 @@ def build(spec: dict) -> tuple[nn.Module, nn.Module]:
     if spec["model"] == "basic":
         a = spec["arch"]
         d = spec["image_size"] ** 2 * spec["channels"]
-        return BasicG(spec["z_dim"], a["hidden"], d, a), BasicD(d, a["hidden"], a)
+        return BasicG(spec["z_dim"], a["g_hidden"], d, a), BasicD(d, a["d_hidden"], a)
     return DCGANG(spec), DCGAND(spec)
 
 

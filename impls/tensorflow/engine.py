@@ -54,6 +54,7 @@ class Engine:
 
     def __init__(self, spec: dict, framework_seed: int, device: str | None = None):
         self.spec = spec
+        self._loss_scale = float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
         self.tf_device = _configure(spec, device or spec["device"])
         tf.random.set_seed(framework_seed)
         if self.tf_device == "/CPU:0":
@@ -113,19 +114,33 @@ class Engine:
 
     # ------------------------------------------------------------ training
     # Losses from logits as softplus terms, BCE(x, y) = y softplus(-x) + (1 - y) softplus(x), written
-    # identically in both twins (see the PyTorch engine).
+    # identically in both twins (see the PyTorch engine); loss_form "probability": the sources'
+    # log(D(x)) with D(x) = sigmoid(x); loss_reduction "sum": batch_size x the mean.
+    def _neg_log_d(self, x):  # -log D(x)
+        if self.spec["loss_form"] == "probability":
+            return -tf.math.log(tf.sigmoid(x))
+        return tf.nn.softplus(-x)
+
+    def _neg_log_1m_d(self, x):  # -log(1 - D(x))
+        if self.spec["loss_form"] == "probability":
+            return -tf.math.log(1.0 - tf.sigmoid(x))
+        return tf.nn.softplus(x)
+
     def _d_loss(self, logits_real, logits_fake):
+        """(loss to minimise, its batch mean for the log)."""
         s = self.spec["label_smoothing"]
-        real = s * tf.nn.softplus(-logits_real)
+        real = s * self._neg_log_d(logits_real)
         if s != 1.0:
-            real = real + (1.0 - s) * tf.nn.softplus(logits_real)
-        return tf.reduce_mean(real) + tf.reduce_mean(tf.nn.softplus(logits_fake))
+            real = real + (1.0 - s) * self._neg_log_1m_d(logits_real)
+        mean = tf.reduce_mean(real) + tf.reduce_mean(self._neg_log_1m_d(logits_fake))
+        return mean * self._loss_scale, mean
 
     def _g_loss(self, logits_fake):
         if self.spec["g_loss"] == "nonsaturating":  # -log D(G(z))
-            return tf.reduce_mean(tf.nn.softplus(-logits_fake))
-        # minimax: log(1 - D(G(z))) = -softplus(logit)
-        return -tf.reduce_mean(tf.nn.softplus(logits_fake))
+            mean = tf.reduce_mean(self._neg_log_d(logits_fake))
+        else:  # minimax: log(1 - D(G(z)))
+            mean = -tf.reduce_mean(self._neg_log_1m_d(logits_fake))
+        return mean * self._loss_scale, mean
 
     def _iteration(self, idx, noise):
         s = self.spec
@@ -137,14 +152,14 @@ class Engine:
             with tf.GradientTape() as tape:
                 lr_ = D(x, training=True)
                 lf_ = D(fake, training=True)
-                loss_d = self._d_loss(lr_, lf_)
+                loss_d, mean_d = self._d_loss(lr_, lf_)
             self.opt_d.apply(tape.gradient(loss_d, D.train_vars), D.train_vars)
         for k in range(s["g_steps"]):
             z = noise[runkit.g_noise_index(s, k)]
             with tf.GradientTape() as tape:
-                loss_g = self._g_loss(D(G(z, training=True), training=True))
+                loss_g, mean_g = self._g_loss(D(G(z, training=True), training=True))
             self.opt_g.apply(tape.gradient(loss_g, self.g_step_vars), self.g_step_vars)
-        return tf.stack([loss_d, loss_g, tf.reduce_mean(tf.sigmoid(lr_)), tf.reduce_mean(tf.sigmoid(lf_))])
+        return tf.stack([mean_d, mean_g, tf.reduce_mean(tf.sigmoid(lr_)), tf.reduce_mean(tf.sigmoid(lf_))])
 
     def _chunk(self, idx, noise):
         k = tf.shape(idx)[0]

@@ -55,6 +55,7 @@ COUNT_ARCHS = {
     "dcgan32_k5_nobn": dict(model="dcgan", arch={"kernel_size": 5, "base_width": 8, "batch_norm": False,
                                                  "bias_init": 0.1}),
     "basic_h64_z20": dict(model="basic", z_dim=20, arch={"hidden": 64}),
+    "basic_widths": dict(model="basic", z_dim=20, arch={"hidden": 64, "g_hidden": 32, "d_hidden": 256}),
     "dcgan32_k4_w8": dict(model="dcgan", arch={"kernel_size": 4, "base_width": 8}),
     "dcgan32_k5_w16": dict(model="dcgan", arch={"kernel_size": 5, "base_width": 16}),
     "dcgan64_k5_w4": dict(model="dcgan", image_size=64, arch={"kernel_size": 5, "base_width": 4}),
@@ -155,6 +156,11 @@ def step_cases(model: str) -> dict[str, dict]:
         out["basic-knob-bias01"] = dict(arch={"bias_init": 0.1})
         out["basic-knob-normal-init"] = dict(arch={"weight_init": "normal", "init_std": 0.05})
         out["basic-knob-truncated-init"] = dict(arch={"weight_init": "truncated_normal", "init_std": 0.05})
+        # the loss's reduction and form, and one width per network (the inputs of the uniform one-iteration
+        # cases, so each compares with its knob's default directly)
+        out["basic-knob-sumloss"] = dict(loss_reduction="sum")
+        out["basic-knob-probloss-ls0.9"] = dict(loss_form="probability", label_smoothing=0.9)
+        out["basic-knob-widths"] = dict(arch={"g_hidden": 48, "d_hidden": 96})
         # freeze_d false with different D and G optimisers: D must move under G's Adam in the G step
         split = {"d": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.99, "eps": 1e-8},
                  "g": {"lr": 2e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}
@@ -184,10 +190,20 @@ def step_cases(model: str) -> dict[str, dict]:
     out["dcgan-knob-nobn-unfrozen"] = dict(freeze_d=False, g_steps=2, arch={"kernel_size": 4, "batch_norm": False})
     out["dcgan-knob-slope01-trunc"] = dict(arch={"kernel_size": 4, "leaky_slope": 0.1,
                                                  "weight_init": "truncated_normal"})
+    out["dcgan-knob-sumloss-probloss"] = dict(loss_reduction="sum", loss_form="probability", arch={"kernel_size": 5})
     for r, kw in RECIPES.items():
         if kw["model"] == "dcgan":
             out[f"recipe-{r}"] = dict(iterations=2, **{k: v for k, v in recipe_kw(r).items() if k != "model"})
     return out
+
+
+# D saturated on purpose (every bias 1000: D's logits are ~1e3 away from 0, G's images all ones): the
+# logits form stays finite, the sources' log(sigmoid(.)) takes log(0). Their updates are NaN by design,
+# so they stay out of step_cases (whose updates every framework must match).
+SATURATED_CASES = {
+    "saturated-logits": dict(arch={"bias_init": 1000.0}),
+    "saturated-probability": dict(loss_form="probability", arch={"bias_init": 1000.0}),
+}
 
 
 def step_spec(model: str, kw: dict) -> tuple[dict, int]:
@@ -306,7 +322,8 @@ def build_jobs(tmp: Path, data: dict) -> tuple[list[dict], dict]:
         meta["forward"][name] = {"case": f"fwd-{name}", "state": state, "inputs": path}
     for model in ("basic", "dcgan"):
         prepared = {}
-        for name, kw in step_cases(model).items():
+        extra = SATURATED_CASES if model == "basic" else {}
+        for name, kw in {**step_cases(model), **extra}.items():
             spec, iters = step_spec(model, kw)
             key = (spec["image_size"], runkit.output_kind(spec))
             if key not in prepared:

@@ -14,7 +14,8 @@ Runs come from three places, deduplicated by id:
 A run id names exactly what makes the run:
 ``<impl>-<recipe>[-<tag>...]-s<seed>``, one tag per deviation in a fixed order
 (``basic``, ``prior-random``, ``d1g1``, ``minimax``, ``ls1``, ``unfrozen``,
-``freshnoise``, ``opt-adam_default``, ``act-relu``, ``out-sigmoid``, ``nobn``).
+``freshnoise``, ``opt-adam_default``, ``act-relu``, ``out-sigmoid``, ``nobn``, ``z10``, ``sumloss``,
+``logform``, ``gh512``, ``dh512``).
 Budgets are not part of the id: changing them changes the spec, which Snakemake
 sees as changed params and re-runs. Adding seeds, observations or design sets
 only adds ids.
@@ -30,8 +31,15 @@ from ganbench.runkit.spec import DATASET_GEOMETRY
 
 # Factors a deviation may change, in run-id tag order. d_steps/g_steps come from a schedule.
 FACTORS = ("model", "prior", "d_steps", "g_steps", "g_loss", "label_smoothing", "freeze_d",
-           "fresh_noise", "optim", "hidden_activation", "output", "batch_norm")
-ARCH_FACTORS = {"hidden_activation": "basic", "output": "basic", "batch_norm": "dcgan"}
+           "fresh_noise", "optim", "hidden_activation", "output", "batch_norm", "z_dim", "loss_reduction",
+           "loss_form", "g_hidden", "d_hidden")
+ARCH_FACTORS = {"hidden_activation": "basic", "output": "basic", "batch_norm": "dcgan", "g_hidden": "basic",
+                "d_hidden": "basic"}
+# Factors a recipe need not state: value None = the study's z_dim / the arch's hidden width; the
+# loss's reduction and form default to the spec's (runkit.spec.OPTIONAL_DEFAULTS). A run's spec
+# names them only where they differ, so adding them changed no existing spec.
+OPTIONAL_FACTORS = {"z_dim": None, "loss_reduction": "mean", "loss_form": "logits", "g_hidden": None,
+                    "d_hidden": None}
 
 
 @dataclass
@@ -68,9 +76,12 @@ def recipe_factors(recipe: dict, model: str | None = None) -> dict:
         "freeze_d": recipe["freeze_d"], "fresh_noise": recipe["fresh_noise"], "optim": recipe["optim"],
     }
     arch = recipe.get(model) or {}
+    for key, default in OPTIONAL_FACTORS.items():
+        if key not in ARCH_FACTORS:
+            factors[key] = recipe.get(key, default)
     for key, owner in ARCH_FACTORS.items():
         if owner == model:
-            factors[key] = arch[key]
+            factors[key] = arch.get(key, OPTIONAL_FACTORS.get(key)) if key in OPTIONAL_FACTORS else arch[key]
     return factors
 
 
@@ -126,6 +137,16 @@ def deviation_tags(deviations: dict, factors: dict) -> list[str]:
         tags.append(f"out-{dev['output']}")
     if "batch_norm" in dev:
         tags.append("bn" if dev["batch_norm"] else "nobn")
+    if "z_dim" in dev:
+        tags.append(f"z{dev['z_dim']}")
+    if "loss_reduction" in dev:
+        tags.append(f"{dev['loss_reduction']}loss")
+    if "loss_form" in dev:
+        tags.append("logform" if dev["loss_form"] == "probability" else "logitform")
+    if "g_hidden" in dev:
+        tags.append(f"gh{dev['g_hidden']}")
+    if "d_hidden" in dev:
+        tags.append(f"dh{dev['d_hidden']}")
     return tags
 
 
@@ -139,7 +160,7 @@ def arch_for(recipe: dict, factors: dict, dataset: str) -> tuple[dict, int]:
     model = factors["model"]
     arch = dict(recipe[model])
     for key, owner in ARCH_FACTORS.items():
-        if owner == model:
+        if owner == model and factors[key] is not None:  # None: an optional width the arch leaves to hidden
             arch[key] = factors[key]
     if model == "basic":
         return arch, DATASET_GEOMETRY[dataset][0]
@@ -178,7 +199,7 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
         "dataset": config["dataset"],
         "seed": seed,
         "prior": factors["prior"],
-        "z_dim": config["z_dim"],
+        "z_dim": factors["z_dim"] or config["z_dim"],
         "d_steps": factors["d_steps"],
         "g_steps": factors["g_steps"],
         "fresh_noise": factors["fresh_noise"],
@@ -202,6 +223,7 @@ def make_spec(config: dict, impl: str, recipe_name: str, factors: dict, seed: in
         "device": config["device"],
         "compile": config["compile"],
         **({} if config["checkpoint_every"] is None else {"checkpoint_every": config["checkpoint_every"]}),
+        **{k: factors[k] for k in ("loss_reduction", "loss_form") if factors[k] != OPTIONAL_FACTORS[k]},
     }
 
 

@@ -14,7 +14,8 @@ these canonical names, so twin tests can move it between processes.
 
 Architectures (knobs in ``spec['arch']``, defaults in runkit.spec.ARCH_DEFAULTS)
 -------------
-basic: G ``z -> H (act) -> 784 (sigmoid|tanh)``, D ``784 -> H (act) -> 1 logit``;
+basic: G ``z -> H_G (act) -> 784 (sigmoid|tanh)``, D ``784 -> H_D (act) -> 1 logit``
+(H_G = ``g_hidden``, H_D = ``d_hidden``, each ``hidden`` unless set);
 act = ReLU or LeakyReLU(leaky_slope) (``hidden_activation``); weights
 ``weight_init`` (default Xavier-uniform), every bias the constant ``bias_init``.
 
@@ -126,10 +127,11 @@ def param_specs(spec: dict) -> list[ParamSpec]:
     """Every parameter and BN statistic of G then D, in canonical order."""
     z = spec["z_dim"]
     if spec["model"] == "basic":
-        h = spec["arch"]["hidden"]
+        arch = spec["arch"]
+        hg, hd = (arch.get(k) or arch["hidden"] for k in ("g_hidden", "d_hidden"))
         d = spec["image_size"] ** 2 * spec["channels"]
         out = []
-        for net, dims in (("G", (z, h, d)), ("D", (d, h, 1))):
+        for net, dims in (("G", (z, hg, d)), ("D", (d, hd, 1))):
             for i in (1, 2):
                 out.append(ParamSpec(f"{net}/fc{i}/kernel", (dims[i - 1], dims[i]), "weight", "dense"))
                 out.append(ParamSpec(f"{net}/fc{i}/bias", (dims[i],), "bias", "bias"))

@@ -15,6 +15,13 @@ from typing import Any
 MODELS = ("basic", "dcgan")
 PRIORS = ("uniform", "random", "normal")
 G_LOSSES = ("nonsaturating", "minimax")
+# how the per-sample cross-entropy terms become a loss: their batch mean (every recipe) or their sum
+# (= batch_size x the mean: the gradient's scale, which Adam almost cancels but for eps)
+LOSS_REDUCTIONS = ("mean", "sum")
+# how the cross-entropy is computed from D's logit x: "logits" = softplus terms (-log sigmoid(x) =
+# softplus(-x)), stable for any x; "probability" = the sources' log(D(x)) with D(x) = sigmoid(x) in
+# float32, which reaches log(0) = -inf once sigmoid saturates (|x| > ~17 for 1 - sigmoid, ~88 for sigmoid)
+LOSS_FORMS = ("logits", "probability")
 DEVICES = ("auto", "cpu", "cuda")
 # dataset -> (native image size, channels) of results/data/<dataset>.npz (re-exported by ganbench.data);
 # BasicGAN trains at the native size, the DCGAN at 32 or 64 (runkit.data.prepare_images)
@@ -31,7 +38,7 @@ HIDDEN_ACTIVATIONS = ("relu", "leaky_relu")
 PADDINGS = ("symmetric", "same")
 # optional top-level keys: key -> default (validated below)
 # (recipe and deviations are informational and optional; curve_samples defaults to eval_samples)
-OPTIONAL_DEFAULTS = {"probe_size": 256, "curve_fractions": []}
+OPTIONAL_DEFAULTS = {"probe_size": 256, "curve_fractions": [], "loss_reduction": "mean", "loss_form": "logits"}
 ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
 # key -> (python types, required)
@@ -152,9 +159,11 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
         if not o["eps"] > 0:
             raise bad(f"optim.{net}.eps", f"must be > 0, got {o['eps']!r}")
 
-    # optional keys: probes, learning-curve samples, recipe bookkeeping
+    # optional keys: probes, learning-curve samples, the loss's reduction and form, recipe bookkeeping
     for k, default in OPTIONAL_DEFAULTS.items():
         spec.setdefault(k, default)
+    choice("loss_reduction", LOSS_REDUCTIONS)
+    choice("loss_form", LOSS_FORMS)
     spec.setdefault("curve_samples", spec["eval_samples"])
     if not (_type_ok(spec["probe_size"], (int,)) and spec["probe_size"] >= 0):
         raise bad("probe_size", f"must be an int >= 0, got {spec['probe_size']!r}")
@@ -203,6 +212,11 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
                                     f"(its own image size), got {spec['image_size']}")
         if not (_type_ok(arch["hidden"], (int,)) and arch["hidden"] > 0):
             raise bad("arch.hidden", f"must be a positive int, got {arch['hidden']!r}")
+        for key in ("g_hidden", "d_hidden"):  # one network's width, overriding hidden
+            if arch.get(key) is None:
+                arch[key] = arch["hidden"]
+            elif not (_type_ok(arch[key], (int,)) and arch[key] > 0):
+                raise bad(f"arch.{key}", f"must be a positive int (or null: arch.hidden), got {arch[key]!r}")
         if arch["output"] not in ("sigmoid", "tanh"):
             raise bad("arch.output", f"must be 'sigmoid' or 'tanh', got {arch['output']!r}")
     else:
