@@ -109,3 +109,12 @@ def test_parameter_counts_of_g_and_d():
     runs = expand_runs(quick, ["tensorflow"])
     dcgan, basic = (parameter_counts(runs[r].spec) for r in ("tensorflow-dcgan_blog-s0", "tensorflow-dcgan_blog-basic-s0"))
     assert dcgan["params_g"] > basic["params_g"] and dcgan["params_d"] > 0
+
+
+def test_loss_dominance_is_the_late_mean_log_ratio_of_g_to_d_loss(tmp_path):
+    # 10 rows at steps 100..1000: the second half (600..1000) has D loss 0.1, 0.2, 0.4, 0.0, 0.5 and G
+    # loss 1 (write_log); the row whose D loss is 0 (no finite log) is left out
+    write_log(tmp_path / "log.csv", [9.0] * 5 + [0.1, 0.2, 0.4, 0.0, 0.5])
+    ends = training_endpoints(tmp_path / "log.csv", 1000)
+    assert ends["loss_dominance"] == pytest.approx(np.mean(np.log([10.0, 5.0, 2.5, 2.0])))
+    assert math.isnan(training_endpoints(tmp_path / "missing.csv", 1000)["loss_dominance"])

@@ -6,7 +6,7 @@ import pytest
 
 from ganbench.config import load_config, validate_config
 from ganbench.looks import look_runs, seed_plan
-from ganbench.grid import arm_factors, deviations_of, expand_runs, observation_arms
+from ganbench.grid import ARCH_FACTORS, arm_factors, deviations_of, expand_runs, observation_arms
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_KEYS = {
@@ -48,6 +48,24 @@ def test_every_observation_arm_is_its_recipe_plus_the_claims_factor():
     assert differing == {"run_id", "freeze_d", "deviations"}
 
 
+def test_every_claims_arms_differ_only_in_its_factor():
+    """Treatment and control of every claim differ in the claim's factor and nothing else (a
+    schedule is d_steps / g_steps); what they share beyond the recipe (dominance's wide D) is the
+    claim's premise, the same in both arms."""
+    from ganbench.observations import OBSERVATIONS
+
+    keys = {"schedule": {"d_steps", "g_steps"}, "model": {"model", *ARCH_FACTORS}}  # a model has its own arch
+    config = study()
+    for obs in OBSERVATIONS:
+        if obs.kind != "difference":
+            continue
+        for recipe in obs.recipes:
+            t = arm_factors(config["recipes"][recipe], obs.treatment)
+            c = arm_factors(config["recipes"][recipe], obs.control)
+            differ = {k for k in set(t) | set(c) if t.get(k) != c.get(k)}
+            assert differ and differ <= keys.get(obs.factor, {obs.factor}), (obs.id, recipe, differ)
+
+
 def test_ids_name_the_recipe_and_each_deviation():
     runs = expand_runs(study(), ["pytorch"])
     for run_id in ("pytorch-basic_tutorial-s0", "pytorch-basic_tutorial-prior-random-s1",
@@ -55,7 +73,9 @@ def test_ids_name_the_recipe_and_each_deviation():
                    "pytorch-vanilla_mnist-minimax-s0", "pytorch-mnist_notebook-ls1-s0",
                    "pytorch-mnist_notebook-act-relu-s0", "pytorch-mnist_notebook-out-sigmoid-s0",
                    "pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_carpedm20-opt-adam_default-s1",
-                   "pytorch-dcgan_carpedm20-nobn-s1"):
+                   "pytorch-dcgan_carpedm20-nobn-s1", "pytorch-dcgan_carpedm20-sumloss-s0",
+                   "pytorch-vanilla_mnist-logform-s0", "pytorch-dcgan_blog-logform-s1",
+                   "pytorch-basic_tutorial-dh512-s0", "pytorch-basic_tutorial-d1g1-dh512-s1"):
         assert run_id in runs, run_id
     assert runs["pytorch-basic_tutorial-s0"].sets == ["prior", "freeze_d", "schedule"]
 
@@ -120,7 +140,8 @@ def test_reference_arms_can_be_left_out():
     runs = expand_runs(study(observations={"references": False}), ["pytorch"])
     assert "pytorch-basic_tutorial-prior-normal-s0" not in runs and "pytorch-basic_tutorial-d2g1-s0" not in runs
     assert "pytorch-basic_tutorial-prior-random-s0" in runs and "pytorch-basic_tutorial-d1g1-s0" in runs
-    assert len(expand_runs(study(), ["pytorch"])) - len(runs) == 3 * 2  # normal prior, 2 x 2:1 schedule; 2 seeds
+    # normal prior, 2 x 2:1 schedule, dominance's two G-wider arms; 2 seeds
+    assert len(expand_runs(study(), ["pytorch"])) - len(runs) == 5 * 2
 
 
 def test_design_sets_cross_a_recipe_and_dedupe_with_observations():
@@ -151,7 +172,7 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1050, 315), ("quick.yaml", 95, 38),
+@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1260, 378), ("quick.yaml", 95, 38),
                                                       ("smoke.yaml", 6, 6)])
 def test_shipped_grid_sizes(name, expected, first_look):
     """Runs planned up to the cap of the seed design, and those of its first look."""

@@ -14,6 +14,10 @@ timing:
 * ``d_heldout_sep``: mean D(x) on the held-out test images minus mean D(G(z)), over the
   last 10% of log rows: how well D still tells unseen real images from fakes (a damaged D
   separates them less).
+* ``loss_dominance``: the mean of log(g_loss / d_loss) over the logged steps of the second
+  half of training: > 0 when D "crushes" G (D's loss small, G's large, the BasicGAN post's
+  picture of one network dominating), < 0 the other way round; rows with a loss <= 0 (the
+  minimax G loss is negative) or not finite are left out.
 
 From the learning curve (metrics.json "curve"):
 
@@ -58,7 +62,7 @@ def training_endpoints(log_csv: Path, steps: int) -> dict:
     """End-of-training statistics from log.csv (see the module doc of each column)."""
     names = ("d_loss", "g_loss", "d_real", "d_fake")
     out = {f"final_{n}": math.nan for n in (*names, "d_gap")}
-    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan, d_heldout_sep=math.nan)
+    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan, d_heldout_sep=math.nan, loss_dominance=math.nan)
     if not log_csv.is_file():
         return out
     log = pd.read_csv(log_csv)
@@ -70,6 +74,10 @@ def training_endpoints(log_csv: Path, steps: int) -> dict:
     late = log[log["step"] > COLLAPSE_FROM * steps]
     if len(late):
         out["d_collapse_frac"] = float((late["d_loss"] < COLLAPSE_D_LOSS).mean())
+        g, d = late["g_loss"].to_numpy(float), late["d_loss"].to_numpy(float)
+        ok = np.isfinite(g) & np.isfinite(d) & (g > 0) & (d > 0)
+        if ok.any():
+            out["loss_dominance"] = float(np.mean(np.log(g[ok] / d[ok])))
     if {"d_probe_train", "d_probe_test"} <= set(log.columns):
         gap = (tail["d_probe_train"] - tail["d_probe_test"]).dropna()
         if len(gap):

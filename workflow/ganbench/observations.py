@@ -61,6 +61,7 @@ METRICS: dict[str, MetricInfo] = {
     "d_collapse_frac": MetricInfo("share of late logged steps with D loss < 0.1", None),
     "d_probe_gap": MetricInfo("D(train probe) - D(test probe)", None),
     "d_heldout_sep": MetricInfo("D(held-out real x) - D(G(z)), end of training", None),
+    "loss_dominance": MetricInfo("log(G loss / D loss), second half of training", None),
     "fid_trend_late": MetricInfo("change of log FID over the second half (least-squares fit)", "lower"),
     "divergence": MetricInfo("training-failure rate over seeds (diverged or did not learn)", "lower"),
     "spread": MetricInfo("seed spread of log FID (SD)", "lower"),
@@ -169,11 +170,15 @@ class Observation:
     kind: str = "difference"  # "difference" | "equivalence"
     notes: str = ""
     claim_is_stability: bool = False
+    baseline_arm: str = ""  # "treatment" | "control": overrides the rule of baseline_role
 
     @property
     def baseline_role(self) -> str:
         """The arm the "did it learn" guard checks: the recipe's own setting (the arm with no
-        deviations, the setting the source ran and said trained), else the control."""
+        deviations, the setting the source ran and said trained), else the control, unless the
+        observation names it (``baseline_arm``: when the control's failure is the claim's effect)."""
+        if self.baseline_arm:
+            return self.baseline_arm
         return "treatment" if self.treatment == {} and self.control != {} else "control"
 
     @property
@@ -337,6 +342,54 @@ OBSERVATIONS: tuple[Observation, ...] = (
         primary=(DIVERGENCE, SPREAD), combine="any",
         secondary=(Endpoint("classes_covered", "difference", "lower", 1.0), fid_ratio("higher")),
         claim_is_stability=True,
+    ),
+    Observation(
+        id="loss_reduction", title="Mean vs summed cross-entropy",
+        claim="The batch mean of the cross-entropy, rather than its sum, works better.",
+        source=DCGAN_WALK, recipes=("dcgan_carpedm20",), factor="loss_reduction",
+        treatment_label="summed cross-entropy", control_label="the recipe's mean (tf.reduce_mean)",
+        treatment={"loss_reduction": "sum"}, control={},
+        primary=(fid_ratio("higher", why="'works better': FID of the samples; SESOI 10%"), DIVERGENCE), combine="any",
+        secondary=(Endpoint("classes_covered", "difference", "lower", 1.0),),
+        notes=("Expect no difference: the sum is batch_size x the mean, and Adam divides the gradient by the root "
+               "of its second moment, so the scale cancels but for Adam's eps (1e-8). The walk-through's sentence "
+               "may also mean cross-entropy rather than a sum of D's outputs; its code takes tf.reduce_mean."),
+    ),
+    Observation(
+        id="loss_form", title="The posts' log(sigmoid) losses vs the logits form",
+        claim=("Losses written as log(D(x)) with D(x) = sigmoid(logit), as the posts' code writes them, train the "
+               "GAN as well as the numerically stable logits (softplus) form: FID no more than 25% worse."),
+        source=f"{VANILLA_POST}; {DCGAN_POST}", recipes=("vanilla_mnist", "dcgan_blog"), factor="loss_form",
+        treatment_label="log(sigmoid(.)) in float32 (the posts' code)", control_label="logits form (softplus)",
+        treatment={"loss_form": "probability"}, control={},
+        primary=(Endpoint("fid", "noninferiority", "higher", math.log(1.25),
+                          "the posts' code trains with these losses: reproduced when FID worse by the margin (+25%) "
+                          "is ruled out, not reproduced when the log form is worse by at least the margin"),),
+        secondary=(DIVERGENCE,),
+        notes=("In float32 sigmoid rounds to 1 for logits above ~17 (to 0 below ~-88), where log(1 - D) or log(D) "
+               "is -inf and the run diverges (NaN): such a seed has no FID and counts in the training-failure rate "
+               "(secondary). The logits form gives the same loss wherever D is not saturated."),
+    ),
+    Observation(
+        id="dominance", title="D wider than G: step G more (1:2 vs 1:1)",
+        claim=("When one network dominates (here D, four times wider), running the weaker one's optimizer more "
+               "often (G twice per D step) restores the balance of the losses and gives better samples."),
+        source=BASIC_POST, recipes=("basic_tutorial",), factor="schedule",
+        treatment_label="D hidden 512, the recipe's 1:2", control_label="D hidden 512, 1:1",
+        treatment={"d_hidden": 512}, control={"d_hidden": 512, "g_steps": 1},
+        primary=(Endpoint("loss_dominance", "difference", "lower", math.log(1.25),
+                          "the post's picture of domination, 'one network's loss converges to very small, the "
+                          "other's is too large and may keep rising': the mean log(G loss / D loss) over the "
+                          "second half of training; SESOI a 25% smaller ratio"),
+                 fid_ratio("lower", why="'tuning until the best result': FID of the samples; SESOI 10%")),
+        combine="all",
+        secondary=(DIVERGENCE, Endpoint("classes_covered", "difference", "higher", 1.0)),
+        references=(("G hidden 512, 2:1 (D stepped more)", {"g_hidden": 512, "d_steps": 2, "g_steps": 1}),
+                    ("G hidden 512, 1:1", {"g_hidden": 512, "g_steps": 1})),
+        baseline_arm="treatment",
+        notes=("The guard checks the 1:2 arm (the recipe's schedule): a 1:1 arm crushed by its wide D is the "
+               "claim's effect, not a baseline that did not train. The reference arms run the reverse (G wider, "
+               "D stepped more) at study scale."),
     ),
     Observation(
         id="frameworks", title="Every impl vs the reference impls",

@@ -119,4 +119,31 @@ QUOTES: dict[str, tuple[Quote, ...]] = {
               text="在生成器和判别器中使用\n> batchnorm\n> 。",
               gloss="Use batchnorm in both the generator and the discriminator."),
     ),
+    "loss_reduction": (
+        Quote(*_DCGAN_WALK,
+              text="而没有只用求和，因为这样的效果更好。",
+              gloss=("[We use the cross entropy between D's predictions and the ideal discriminator outputs,] "
+                     "rather than just a sum, because this works better.")),
+    ),
+    "loss_form": (
+        Quote(*_VANILLA_POST,
+              text="D_loss =-tf.reduce_mean (Tf.log (d_real) + tf.log (1.-D_fake))",
+              gloss="D_loss = -tf.reduce_mean(tf.log(D_real) + tf.log(1. - D_fake)) [D_real, D_fake: sigmoid outputs]"),
+        Quote(*_DCGAN_POST,
+              text="d_loss = tf.reduce_mean(tf.log(d_real) + tf.log(1 - d_fake))",
+              gloss="d_loss = tf.reduce_mean(tf.log(d_real) + tf.log(1 - d_fake)) [maximised; sigmoid outputs]"),
+    ),
+    "dominance": (
+        Quote(*_BASIC_POST,
+              text=("判别器与生成器需要保持一个权衡，在learning_rate相同的情况下，若两个网络的结构不同"
+                    "（如层数，或是参数数量）有可能出现一个网络被另一个网络吊打的情况，“吊打”的意思是说一个"
+                    "网络的loss很容易收敛到很小，但另一个网络loss过分的大，降不下来，而且可能一直升高，"
+                    "这个时候解决方法是多次运行其中一个网络的optim，调参达到最佳效果"),
+              gloss=("The discriminator and generator need to be kept in balance: with the same learning_rate, "
+                     "if the two networks differ in structure (e.g. number of layers or parameters), one "
+                     "network may be crushed by the other -- one network's loss easily converges to a very "
+                     "small value while the other's is excessively large, will not come down and may keep "
+                     "rising; the fix then is to run one of the networks' optim several times, tuning until "
+                     "the best result.")),
+    ),
 }
