@@ -77,7 +77,7 @@ def test_ids_name_the_recipe_and_each_deviation():
                    "pytorch-vanilla_mnist-logform-s0", "pytorch-dcgan_blog-logform-s1",
                    "pytorch-basic_tutorial-dh512-s0", "pytorch-basic_tutorial-d1g1-dh512-s1"):
         assert run_id in runs, run_id
-    assert runs["pytorch-basic_tutorial-s0"].sets == ["prior", "freeze_d", "schedule"]
+    assert runs["pytorch-basic_tutorial-s0"].sets == ["prior", "freeze_d", "schedule", "z_dim"]
 
 
 def test_specs_carry_the_source_settings():
@@ -140,8 +140,8 @@ def test_reference_arms_can_be_left_out():
     runs = expand_runs(study(observations={"references": False}), ["pytorch"])
     assert "pytorch-basic_tutorial-prior-normal-s0" not in runs and "pytorch-basic_tutorial-d2g1-s0" not in runs
     assert "pytorch-basic_tutorial-prior-random-s0" in runs and "pytorch-basic_tutorial-d1g1-s0" in runs
-    # normal prior, 2 x 2:1 schedule, dominance's two G-wider arms; 2 seeds
-    assert len(expand_runs(study(), ["pytorch"])) - len(runs) == 5 * 2
+    # normal prior, 2 x 2:1 schedule, dominance's two G-wider arms, z_dim 200; 2 seeds
+    assert len(expand_runs(study(), ["pytorch"])) - len(runs) == 6 * 2
 
 
 def test_design_sets_cross_a_recipe_and_dedupe_with_observations():
@@ -172,7 +172,7 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1260, 378), ("quick.yaml", 95, 38),
+@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1320, 396), ("quick.yaml", 95, 38),
                                                       ("smoke.yaml", 6, 6)])
 def test_shipped_grid_sizes(name, expected, first_look):
     """Runs planned up to the cap of the seed design, and those of its first look."""

@@ -265,6 +265,26 @@ def test_one_experiment_judges_the_two_adam_claims_in_their_own_directions():
     assert (nt["verdict"], nt["rule"]) == ("reproduced", "V") and "worse by less than the margin" in nt["reason"]
 
 
+def test_a_claim_with_no_direction_is_reproduced_either_way_and_ruled_out_by_tost():
+    """z_dim 'affects the training results': FID 30% better or 30% worse both reproduce it (rule R, never
+    the 'opposite' rule O); no difference, measured precisely, rules a 10% difference out either way
+    (TOST, rule X); the report's rules say so."""
+    for effect, side in ((math.log(1.3), "higher"), (-math.log(1.3), "lower")):
+        res = by_id(stats.analyse(make_summary(effects={"z_dim": {"fid": effect}}, arm_sd=0.2, rng_seed=21)))
+        fid = endpoint(res["z_dim"], "fid")
+        assert fid["expected"] is None
+        assert (fid["verdict"], fid["rule"]) == ("reproduced", "R"), fid["reason"]
+        assert f"({side};" in fid["reason"]
+    none = by_id(stats.analyse(make_summary(arm_sd=0.1, rng_seed=22)))
+    fid = endpoint(none["z_dim"], "fid")
+    assert (fid["verdict"], fid["rule"]) == ("not reproduced", "X"), fid["reason"]
+    # a 5% shift, measured precisely: significant but below the SESOI (W), not ruled out
+    small = by_id(stats.analyse(make_summary(effects={"z_dim": {"fid": -math.log(1.05)}}, arm_sd=0.05, rng_seed=23)))
+    fid = endpoint(small["z_dim"], "fid")
+    assert (fid["verdict"], fid["rule"]) == ("weaker than claimed", "W"), fid["reason"]
+    assert "no direction" in dict((c, t) for c, _, t in policy.RULES)["R"]
+
+
 def test_opposite_per_model_framework_shifts_are_not_equivalent():
     # TensorFlow 20% worse on BasicGAN and 40% better on DCGAN
     df = make_summary(impl_shift={("tensorflow", "basic"): math.log(1.2), ("tensorflow", "dcgan"): math.log(0.6)},

@@ -344,6 +344,21 @@ OBSERVATIONS: tuple[Observation, ...] = (
         claim_is_stability=True,
     ),
     Observation(
+        id="z_dim", title="Noise length 10 vs 100",
+        claim="The length of the noise vector affects the training results (it is a hyperparameter).",
+        source=BASIC_POST, recipes=("basic_tutorial",), factor="z_dim",
+        treatment_label="z_dim 10", control_label="the recipe's z_dim 100 (the study's z_dim)",
+        treatment={"z_dim": 10}, control={},
+        primary=(Endpoint("fid", "log_ratio", None, LOG_10PCT,
+                          "'affects the training results', in no named direction: FID either way (two-sided); "
+                          "SESOI 10%"),),
+        secondary=(Endpoint("diversity", "difference", None, 0.05), Endpoint("classes_covered", "difference", None, 1.0)),
+        references=(("z_dim 200", {"z_dim": 200}),),
+        notes=("A claim with no direction: reproduced when the FID differs by at least the SESOI either way, not "
+               "reproduced when TOST rules out a 10% difference either way. The arms differ only in z_dim "
+               "(G's first layer has z_dim inputs)."),
+    ),
+    Observation(
         id="loss_reduction", title="Mean vs summed cross-entropy",
         claim="The batch mean of the cross-entropy, rather than its sum, works better.",
         source=DCGAN_WALK, recipes=("dcgan_carpedm20",), factor="loss_reduction",

@@ -119,6 +119,12 @@ QUOTES: dict[str, tuple[Quote, ...]] = {
               text="在生成器和判别器中使用\n> batchnorm\n> 。",
               gloss="Use batchnorm in both the generator and the discriminator."),
     ),
+    "z_dim": (
+        Quote(*_BASIC_POST,
+              text="100是一个典型的数量，噪声的长度在一定程度上回影响训练效果，因此也是一个超参数",
+              gloss=("100 is a typical number; the length of the noise affects the training results to some "
+                     "degree, so it is also a hyperparameter.")),
+    ),
     "loss_reduction": (
         Quote(*_DCGAN_WALK,
               text="而没有只用求和，因为这样的效果更好。",

@@ -131,6 +131,8 @@ def difference(d, expected: str | None, sesoi: float, conf: float = 1 - ALPHA, d
     if expected in ("higher", "lower") and np.isfinite(sesoi):
         sign = 1.0 if expected == "higher" else -1.0
         p_ruled = _t_one_sample(sign * d, sesoi, "less")  # H0: effect in the claimed direction >= SESOI
+    elif expected is None and np.isfinite(sesoi):  # a claim of an effect either way: ruled out by TOST
+        p_ruled = max(_t_one_sample(d, -sesoi, "greater"), _t_one_sample(d, sesoi, "less"))
     return {"n": n, "estimate": float(d.mean()), "ci_lo": lo, "ci_hi": hi, "conf": conf, "p": p,
             "p_ruled": p_ruled, "min_p": 0.0, "min_p_ruled": 0.0, "test": test, "constant": const,
             "sd": float(d.std(ddof=1)), "sides": 2, "sides_ruled": 1,

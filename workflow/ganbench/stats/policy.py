@@ -41,7 +41,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
                         "time, the worst first, then m is recomputed; no test is run and the report says which "
                         "test at which n."),
     ("R", REPRODUCED, f"the effect test {SIGNIFICANT}, the 95% CI excludes 0 on the claimed side AND the point "
-                      "estimate is at least the SESOI in the claimed direction."),
+                      "estimate is at least the SESOI in the claimed direction. A claim that names no direction "
+                      "(the factor 'affects' the endpoint): on either side, with the effect test at half the "
+                      "level (two-sided 2.5%, so a false 'reproduced' either way stays at 2.5%); no rule O."),
     ("W", WEAKER, "the effect test is significant as in R and the CI excludes 0 on the claimed side, but the point "
                   "estimate is smaller than the SESOI."),
     ("O", NOT_REPRODUCED, "the effect test is significant as in R with the estimate and CI on the opposite side."),
@@ -49,7 +51,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
                           f"direction {SIGNIFICANT} (equivalently the effect's upper bound is below the SESOI). "
                           "Differences: one-sided t; training-failure rate: exact unconditional test of a rate "
                           "difference >= the SESOI; seed spread: one-sided F test of an SD ratio >= the SESOI "
-                          "ratio."),
+                          "ratio. A claim that names no direction: TOST, both one-sided tests that the effect lies "
+                          "beyond -SESOI and beyond +SESOI reject (the 90% CI inside +/- SESOI)."),
     ("I", INCONCLUSIVE, "none of the above: no significant effect, and an effect of SESOI size is not ruled out."),
 )
 EQUIVALENCE_RULES: tuple[tuple[str, str, str], ...] = (
@@ -106,8 +109,16 @@ def _design_crit(design, look: int, level: float, sides: int) -> float:
     return design.crit(look, level, sides) if _sequential(design) else level
 
 
+def _level(r: dict, key: str, level: float) -> float:
+    """The size of one test at Holm's step ``level``: a claim that names no direction counts an effect
+    on either side, so its effect test runs at half the level (two-sided 2.5%: 1.25% a side, the same
+    false-'reproduced' rate as a directed claim's 2.5% on its one side)."""
+    return level / 2 if key == "p" and two_sided(r) else level
+
+
 def _planned_reach(r: dict, key: str, level: float, design, look: int) -> tuple[float, float, str]:
     """(smallest p at the planned n, the critical p it must beat, where) for family admission."""
+    level = _level(r, key, level)
     sides = int(r.get("sides" if key == "p" else "sides_ruled", 2 if key == "p" else 1))
     if not _sequential(design):
         n_t, n_c = r.get("n_t", r["n"]), r.get("n_c", r["n"])
@@ -133,7 +144,7 @@ def members(results: list[dict], key: str, design=None) -> list[dict]:
     if key == "p":
         return [r for r in results if r["state"] not in ("not measured", "arm missing")]
     return [r for r in results if r.get("in_p") and (r["scale"] == "equivalence" or r.get("expected") in
-                                                      ("higher", "lower"))]
+                                                      ("higher", "lower") or two_sided(r))]
 
 
 def admit(results: list[dict], alpha: float = ALPHA, key: str = "p", design=None, look: int = 0) -> list[dict]:
@@ -180,7 +191,7 @@ def step_down(family: list[dict], key: str, alpha: float = ALPHA, design=None, l
     for rank, i in enumerate(order):
         r = family[i]
         sides = int(r.get("sides" if key == "p" else "sides_ruled", 2 if key == "p" else 1))
-        c = _design_crit(design, look, alpha / (m - rank), sides)
+        c = _design_crit(design, look, _level(r, key, alpha / (m - rank)), sides)
         r["crit_" + key] = c
         going = going and ps[i] < c
         r["reject_" + key] = bool(going)
@@ -232,6 +243,11 @@ def _claimed_side(r: dict) -> tuple[float, float, float]:
     return r["estimate"] * sign, min(lo, hi), max(lo, hi)
 
 
+def two_sided(r: dict) -> bool:
+    """A claim that the factor changes the endpoint, in no named direction ("affects")."""
+    return r.get("scale") in ("log_ratio", "difference") and r.get("expected") is None
+
+
 def endpoint_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
     """(verdict, rule, reason) of one primary endpoint after ``adjust``."""
     if r["state"] != "tested":
@@ -240,6 +256,8 @@ def endpoint_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
         return equivalence_verdict(r, alpha)
     if r["scale"] == "noninferiority":
         return noninferiority_verdict(r, alpha)
+    if two_sided(r):
+        return two_sided_verdict(r, alpha)
     est, lo, hi = _claimed_side(r)
     if _significant(r, "p", alpha):
         if est > 0 and lo > 0:
@@ -251,6 +269,21 @@ def endpoint_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
     if _significant(r, "p_ruled", alpha):
         return NOT_REPRODUCED, "X", f"an effect of at least the SESOI ({r['sesoi_text']}) is ruled out"
     return INCONCLUSIVE, "I", "no significant effect, and a SESOI-sized effect is not ruled out"
+
+
+def two_sided_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
+    """A claim of an effect in either direction: R / W as for a directed claim, on whichever side the
+    effect lies; X when TOST rules out an effect of the SESOI either way. No rule O (no wrong side)."""
+    est, lo, hi = r["estimate"], r["ci_lo"], r["ci_hi"]
+    if _significant(r, "p", alpha) and (lo > 0 or hi < 0):
+        side = "higher" if est > 0 else "lower"
+        if abs(est) >= r["sesoi"]:
+            return REPRODUCED, "R", (f"significant ({side}; the claim names no direction) and at least the SESOI "
+                                     f"({r['sesoi_text']})")
+        return WEAKER, "W", f"significant ({side}) but below the SESOI ({r['sesoi_text']})"
+    if _significant(r, "p_ruled", alpha):
+        return NOT_REPRODUCED, "X", f"an effect of at least the SESOI ({r['sesoi_text']}) either way is ruled out (TOST)"
+    return INCONCLUSIVE, "I", "no significant effect, and a SESOI-sized effect either way is not ruled out"
 
 
 def equivalence_verdict(r: dict, alpha: float = ALPHA) -> tuple[str, str, str]:
