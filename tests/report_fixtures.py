@@ -28,18 +28,19 @@ BASE = {
     "recall": 0.30, "coverage": 0.45, "fid_end_vs_mid": -0.20,  # log(end/mid): the end is 18% better
     "d_collapse_frac": 0.30, "d_probe_gap": 0.06, "precision": 0.6, "final_d_gap": 0.3,
     "diversity": 0.75, "fid_trend_late": -0.20, "d_heldout_sep": 0.20, "classes_covered": 10.0,
-    "loss_dominance": 0.5,
+    "loss_dominance": 0.5, "g_grad_late": -3.0,
 }
 # noise SDs per seed (shared by the arms of a recipe) and per arm x seed (shared by twins),
 # in SESOI units of each endpoint's scale so every endpoint has the same signal to noise
 SESOI = {"log_fid": math.log(1.10), "recall": 0.05, "coverage": 0.05, "fid_end_vs_mid": math.log(1.10),
          "d_collapse_frac": 0.10, "d_probe_gap": 0.02, "precision": 0.05, "final_d_gap": 0.05,
          "diversity": 0.05, "fid_trend_late": math.log(1.10), "d_heldout_sep": 0.05, "classes_covered": 1.0,
-         "loss_dominance": math.log(1.25)}
+         "loss_dominance": math.log(1.25), "g_grad_late": math.log(1.25)}
 ENDPOINT_KEY = {"fid": "log_fid", "recall": "recall", "coverage": "coverage", "fid_end_vs_mid": "fid_end_vs_mid",
                 "d_collapse_frac": "d_collapse_frac", "d_probe_gap": "d_probe_gap", "diversity": "diversity",
                 "fid_trend_late": "fid_trend_late", "d_heldout_sep": "d_heldout_sep",
-                "classes_covered": "classes_covered", "loss_dominance": "loss_dominance"}
+                "classes_covered": "classes_covered", "loss_dominance": "loss_dominance",
+                "g_grad_late": "g_grad_late"}
 IMAGE_SIZE = {"basic": 28, "dcgan": 32}
 CONFIG = {"name": "synthetic", "seeds": [0, 1, 2, 3, 4]}
 
@@ -144,7 +145,7 @@ def make_summary(
                     "extractor_fid": "mnist-net:1a2b3c4d", "fid_inception": np.nan,
                     "d_collapse_frac": float(np.clip(v["d_collapse_frac"], 0, 1)), "d_probe_gap": v["d_probe_gap"],
                     "d_heldout_sep": v["d_heldout_sep"], "fid_trend_late": v["fid_trend_late"],
-                    "loss_dominance": v["loss_dominance"],
+                    "loss_dominance": v["loss_dominance"], "g_grad_late": v["g_grad_late"],
                     "final_d_loss": 1.2, "final_g_loss": 0.9, "final_d_real": 0.6, "final_d_fake": 0.4,
                     "final_d_gap": v["final_d_gap"], "device": "cpu",
                     "framework_version": "9.9.9" if impl == "pytorch" else "8.8.8",

@@ -118,3 +118,16 @@ def test_loss_dominance_is_the_late_mean_log_ratio_of_g_to_d_loss(tmp_path):
     ends = training_endpoints(tmp_path / "log.csv", 1000)
     assert ends["loss_dominance"] == pytest.approx(np.mean(np.log([10.0, 5.0, 2.5, 2.0])))
     assert math.isnan(training_endpoints(tmp_path / "missing.csv", 1000)["loss_dominance"])
+
+
+def test_gradient_flow_endpoints_average_the_second_half(tmp_path):
+    write_log(tmp_path / "log.csv", [0.5] * 10)
+    log = pd.read_csv(tmp_path / "log.csv")
+    log["g_grad_norm"] = [9.0] * 5 + [1.0, 2.0, 4.0, float("nan"), 0.5]
+    log["g_dead_frac"] = [0.9] * 5 + [0.1, 0.2, 0.3, 0.2, float("nan")]
+    log.to_csv(tmp_path / "log.csv", index=False)
+    ends = training_endpoints(tmp_path / "log.csv", 1000)
+    assert ends["g_grad_late"] == pytest.approx(np.mean(np.log([1.0, 2.0, 4.0, 0.5])))
+    assert ends["g_dead_late"] == pytest.approx(0.2)
+    write_log(tmp_path / "old.csv", [0.5] * 10)  # a log from before the gradient-flow columns
+    assert math.isnan(training_endpoints(tmp_path / "old.csv", 1000)["g_grad_late"])

@@ -59,8 +59,14 @@ def test_unknown_keys_are_kept_and_arch_defaults_filled(tmp_path):
     s = runkit.load_spec(write(tmp_path, {**EXAMPLE, "future_knob": 3, "arch": {}}))
     assert s["future_knob"] == 3
     assert s["arch"] == {"hidden": 128, "output": "sigmoid", "hidden_activation": "relu", "leaky_slope": 0.2,
-                         "weight_init": "xavier_uniform", "init_std": 0.02, "bias_init": 0.0}
+                         "weight_init": "xavier_uniform", "init_std": 0.02, "bias_init": 0.0,
+                         "g_hidden": 128, "d_hidden": 128}  # each network's width: hidden unless set
     assert s["probe_size"] == 256 and s["curve_fractions"] == [] and s["curve_samples"] == s["eval_samples"]
+    assert (s["loss_reduction"], s["loss_form"]) == ("mean", "logits")
+    with pytest.raises(runkit.SpecError, match="loss_form"):
+        runkit.load_spec(write(tmp_path, {**EXAMPLE, "loss_form": "log"}))
+    with pytest.raises(runkit.SpecError, match="arch.d_hidden"):
+        runkit.load_spec(write(tmp_path, {**EXAMPLE, "arch": {"d_hidden": 0}}))
     assert "recipe" not in s and "deviations" not in s
     d = runkit.load_spec(write(tmp_path, {**EXAMPLE, "model": "dcgan", "image_size": 32, "arch": {}}))
     assert d["arch"] == {"base_width": 64, "kernel_size": 5, "padding": "symmetric", "batch_norm": True,
@@ -407,6 +413,7 @@ class _FakeEngine:
         self.spec, self.calls, self.nan_at, self.it = spec, [], nan_at, 0
 
     def load_state(self, state): self.state = state
+    def export_state(self): return self.state  # the weights never move: the log's gradient flow is the initial one
     def set_data(self, images): self.n = len(images)
     def synchronize(self): pass
     def peak_device_mb(self): return None
@@ -546,7 +553,9 @@ def test_probe_columns_and_curve_samples(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "out" / "log.csv")))
     assert list(rows[0]) == list(runkit.LOG_COLUMNS)
     assert list(runkit.LOG_COLUMNS) == ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train",
-                                        "d_probe_test", "elapsed_s"]
+                                        "d_probe_test", "elapsed_s", "g_grad_norm", "g_dead_frac"]
+    # the gradient flow is measured on a fixed noise batch drawn from the probe stream after the images
+    assert all(float(r["g_grad_norm"]) > 0 and 0 <= float(r["g_dead_frac"]) <= 1 for r in rows)
     # the probes are fixed batches from the `probe` stream: recompute them
     rng = runkit.make_streams(s["seed"]).probe
     tr = np.sort(rng.choice(64, 16, replace=False))

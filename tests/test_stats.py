@@ -401,7 +401,7 @@ def test_guard_checks_the_recipes_own_setting_not_a_control_that_learns_worse():
     df = make_summary(effects={"leaky_relu": {"fid": -math.log(1.4)}}, untrained=(("mnist_notebook", "{}"),),
                       rng_seed=7)
     res = by_id(stats.analyse(df))["leaky_relu"]
-    assert res["rule"] == "G" and res["reason"].startswith("the baseline did not train")
+    assert res["rule"] == "G" and "the baseline did not train" in res["reason"]
 
 
 def test_missing_endpoint_columns_are_not_measured_not_a_crash():

@@ -18,6 +18,9 @@ timing:
   half of training: > 0 when D "crushes" G (D's loss small, G's large, the BasicGAN post's
   picture of one network dominating), < 0 the other way round; rows with a loss <= 0 (the
   minimax G loss is negative) or not finite are left out.
+* ``g_grad_late``: the mean of log(g_grad_norm) over the second half (the gradient of G's loss
+  at G's first layer on a fixed noise batch, runkit.gradient_flow; BasicGAN only), and
+  ``g_dead_late``: the mean share of G's hidden units off for every probe sample.
 
 From the learning curve (metrics.json "curve"):
 
@@ -62,7 +65,8 @@ def training_endpoints(log_csv: Path, steps: int) -> dict:
     """End-of-training statistics from log.csv (see the module doc of each column)."""
     names = ("d_loss", "g_loss", "d_real", "d_fake")
     out = {f"final_{n}": math.nan for n in (*names, "d_gap")}
-    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan, d_heldout_sep=math.nan, loss_dominance=math.nan)
+    out.update(d_collapse_frac=math.nan, d_probe_gap=math.nan, d_heldout_sep=math.nan, loss_dominance=math.nan,
+               g_grad_late=math.nan, g_dead_late=math.nan)
     if not log_csv.is_file():
         return out
     log = pd.read_csv(log_csv)
@@ -78,6 +82,14 @@ def training_endpoints(log_csv: Path, steps: int) -> dict:
         ok = np.isfinite(g) & np.isfinite(d) & (g > 0) & (d > 0)
         if ok.any():
             out["loss_dominance"] = float(np.mean(np.log(g[ok] / d[ok])))
+        if "g_grad_norm" in late:  # logs written before the gradient-flow columns have neither
+            grad = late["g_grad_norm"].to_numpy(float)
+            grad = grad[np.isfinite(grad) & (grad > 0)]
+            if len(grad):
+                out["g_grad_late"] = float(np.mean(np.log(grad)))
+            dead = late["g_dead_frac"].to_numpy(float)
+            if np.isfinite(dead).any():
+                out["g_dead_late"] = float(np.nanmean(dead))
     if {"d_probe_train", "d_probe_test"} <= set(log.columns):
         gap = (tail["d_probe_train"] - tail["d_probe_test"]).dropna()
         if len(gap):

@@ -40,7 +40,7 @@ import numpy as np
 from . import outputs
 from .streams import STREAM_NAMES
 
-FORMAT = 1
+FORMAT = 2  # 2: log.csv gained g_grad_norm and g_dead_frac (a format-1 checkpoint holds the old header)
 FILE = "checkpoint.npz"
 ENV_DIR = "GANBENCH_CHECKPOINT_DIR"
 

@@ -60,6 +60,7 @@ import numpy as np
 from . import data as rdata
 from . import outputs, params, streams as rstreams
 from .checkpoint import Checkpointer, kill_step
+from .gradient_flow import GradientFlow
 from .progress import progress_bar
 
 EVAL_BATCH = 500
@@ -176,6 +177,7 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
     planner = rdata.ChunkPlanner(spec, len(images), st.batches, st.noise)
     grid_z = rdata.sample_noise(st.grid, spec["prior"], (spec["grid_size"], spec["z_dim"]))
     probes = Probes(spec, data_path, images, st.probe)
+    flow = GradientFlow(spec, st.probe)  # after the probe images: they stay what they were
     curve = set(curve_steps(spec))
     curve_z = rdata.sample_noise(st.curve, spec["prior"], (spec["curve_samples"], spec["z_dim"])) if curve else None
     nan_at, kill_at = test_nan_step(), kill_step()
@@ -229,7 +231,7 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
                     log.row(step, *stats[i], elapsed)  # probes NaN: the weights may be NaN
                 elif step % spec["log_every"] == 0 or step == spec["steps"]:
                     # logged steps end a chunk (chunk_ends), so the probes see the state after `step`
-                    log.row(step, *stats[i], elapsed, *probes.measure(engine))
+                    log.row(step, *stats[i], elapsed, *probes.measure(engine), *flow.measure(engine))
             bar.set_postfix(d_loss=f"{stats[last - 1, 0]:.3f}", g_loss=f"{stats[last - 1, 1]:.3f}", refresh=False)
             if bad is not None:
                 step = start + bad + 1

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-LOG_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s")
+LOG_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s",
+               "g_grad_norm", "g_dead_frac")
 TIMING_KEYS = (
     "device",
     "framework",
@@ -111,9 +112,10 @@ class LogWriter:
         self._fh.flush()
 
     def row(self, step: int, d_loss, g_loss, d_real, d_fake, elapsed_s, d_probe_train=math.nan,
-            d_probe_test=math.nan) -> None:
+            d_probe_test=math.nan, g_grad_norm=math.nan, g_dead_frac=math.nan) -> None:
         vals = [repr(float(v)) for v in (d_loss, g_loss, d_real, d_fake, d_probe_train, d_probe_test)]
-        self._w.writerow([int(step), *vals, f"{float(elapsed_s):.4f}"])
+        flow = [repr(float(v)) for v in (g_grad_norm, g_dead_frac)]
+        self._w.writerow([int(step), *vals, f"{float(elapsed_s):.4f}", *flow])
         self._fh.flush()
 
     def close(self) -> None:
