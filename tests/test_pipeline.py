@@ -46,11 +46,11 @@ def test_dry_run_lists_every_run_of_the_study(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "config.yaml"))
     counts = job_counts(proc.stdout + proc.stderr)
     # The first look of the sequential design (seeds 0-2; later looks add seeds only for the
-    # claims still open): 3 impls (jax, pytorch, tensorflow) x 3 seeds x (19 observation arms on
+    # claims still open): 3 impls (jax, pytorch, tensorflow) x 3 seeds x (28 observation arms on
     # the source recipes + 16 more of the robustness cross)
-    assert counts["train"] == 315
-    assert counts["evaluate"] == 315
-    assert counts["spec"] == 315
+    assert counts["train"] == 396
+    assert counts["evaluate"] == 396
+    assert counts["spec"] == 396
     assert counts["benchmark"] == 6  # one per recipe x model
     assert counts["aggregate"] == 1 and counts["interim"] == 1  # the checkpoint of look 1
     out = proc.stdout + proc.stderr
@@ -177,7 +177,7 @@ def test_main_command_chooses_the_study_with_gpus(tmp_path):
     assert "study: study (config/config.yaml), because 2 GPU(s) are visible" in proc.stderr
     assert "--resources gpu=2" in proc.stderr
     out = proc.stdout + proc.stderr
-    assert job_counts(out)["train"] == 315  # the first look
+    assert job_counts(out)["train"] == 396  # the first look
     assert re.search(r"rule train:.*?resources:[^\n]*gpu=1", out, re.S)
 
 
