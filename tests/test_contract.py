@@ -109,12 +109,17 @@ def assert_contract_files(proc: subprocess.CompletedProcess, out: Path, spec: di
 
     with open(out / "log.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s"]
+    assert rows[0] == ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "elapsed_s",
+                       "g_grad_norm", "g_dead_frac"]
     assert [int(r[0]) for r in rows[1:]] == list(range(log_every, steps + 1, log_every))
     for r in rows[1:]:
         vals = [float(v) for v in r[1:]]
-        assert all(math.isfinite(v) for v in vals)
+        assert all(math.isfinite(v) for v in vals[:7])
         assert 0 <= vals[2] <= 1 and 0 <= vals[3] <= 1 and 0 < vals[4] < 1 and 0 < vals[5] < 1 and vals[6] >= 0
+        if spec["model"] == "basic":  # the gradient at G's first layer and G's dead units (runkit.gradient_flow)
+            assert vals[7] > 0 and math.isfinite(vals[7]) and 0 <= vals[8] <= 1
+        else:
+            assert math.isnan(vals[7]) and math.isnan(vals[8])
     assert [float(r[7]) for r in rows[1:]] == sorted(float(r[7]) for r in rows[1:])
 
     timing = json.loads((out / "timing.json").read_text())
