@@ -158,14 +158,16 @@ def _deltas(res, meta, name, fw):
     return {k: res[fw][f"{name}/state/{k}"] - v for k, v in m["state"].items()}
 
 
-def _relative_delta_difference(res, meta, name, other="tensorflow"):
+def _relative_delta_difference(res, meta, name, other="tensorflow", ref="pytorch", other_name=None):
     """{tensor: |delta_pt - delta_tf| / scale} beyond one float32 ulp of the weight (the finest
     change a float32 weight can show). scale = the update's magnitude: max |delta_pt| of the tensor,
     and at least the smallest learning rate (Adam moves a weight by ~lr per step, so a tensor whose
-    D and G step updates nearly cancel is still judged against one step)."""
+    D and G step updates nearly cancel is still judged against one step). ``ref`` / ``other``: the
+    frameworks compared; ``other_name``: another case of the same inputs (two settings of a knob in
+    one framework) in place of ``name`` on the ``other`` side."""
     spec = meta["step"][name]["spec"]
     lr = min(spec["optim"]["d"]["lr"], spec["optim"]["g"]["lr"])
-    da, db = _deltas(res, meta, name, "pytorch"), _deltas(res, meta, name, other)
+    da, db = _deltas(res, meta, name, ref), _deltas(res, meta, other_name or name, other)
     out = {}
     for k in da:
         moved = float(np.abs(da[k]).max())
@@ -173,7 +175,7 @@ def _relative_delta_difference(res, meta, name, other="tensorflow"):
             assert not np.abs(db[k]).max(), f"{name} {k}: moved in one framework only"
             continue
         scale = max(moved, lr) if not k.endswith(("moving_mean", "moving_var")) else moved
-        ulp = np.spacing(np.abs(res["pytorch"][f"{name}/state/{k}"]).astype(np.float32))
+        ulp = np.spacing(np.abs(res[ref][f"{name}/state/{k}"]).astype(np.float32))
         out[k] = np.maximum(np.abs(da[k] - db[k]) - ulp, 0) / scale
     return out
 
@@ -404,11 +406,8 @@ def test_probability_form_is_the_same_loss_where_d_is_unsaturated(twins, fw):
     res, meta = twins
     logits, prob = _name(ls=0.9), "basic-knob-probloss-ls0.9"
     np.testing.assert_allclose(res[fw][f"{prob}/stats"], res[fw][f"{logits}/stats"], rtol=1e-5)
-    lr = meta["step"][logits]["spec"]["optim"]["d"]["lr"]
-    da, db = _deltas(res, meta, logits, fw), _deltas(res, meta, prob, fw)
-    for k in da:  # the twins' criterion (section 3), between the two forms in one framework
-        ulp = np.spacing(np.abs(res[fw][f"{logits}/state/{k}"]).astype(np.float32))
-        rel = np.maximum(np.abs(da[k] - db[k]) - ulp, 0) / max(float(np.abs(da[k]).max()), lr)
+    # the twins' criterion (section 3), between the two forms in one framework
+    for k, rel in _relative_delta_difference(res, meta, logits, other=fw, ref=fw, other_name=prob).items():
         check_update_differences(rel, f"{fw} {k}: probability vs logits form")
 
 

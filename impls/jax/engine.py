@@ -59,7 +59,7 @@ class Engine:
 
     def __init__(self, spec: dict, framework_seed: int, device: str | None = None):
         self.spec = spec
-        self._loss_scale = float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
+        self._loss_scale = runkit.loss_scale(spec)
         self.dev = _resolve_device(device or spec["device"])
         self.device = "cpu" if self.dev.platform == "cpu" else f"cuda ({self.dev.device_kind})"
         self._specs = runkit.param_specs(spec)

@@ -67,7 +67,7 @@ class Engine:
         # so in every G step D moves under G's Adam (its own moments and step count for D)
         g_params = list(self.G.parameters()) + ([] if spec["freeze_d"] else list(self.D.parameters()))
         self.opt_g = PaperAdam(g_params, **o["g"])
-        self._loss_scale = float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
+        self._loss_scale = runkit.loss_scale(spec)
         # inference (samples, probes) stays eager: compiling it would only add compile time
         self.g_fn, self.d_fn = self.G, self.D
         self._captured = self._capture() if spec["compile"] else None

@@ -54,7 +54,7 @@ class Engine:
 
     def __init__(self, spec: dict, framework_seed: int, device: str | None = None):
         self.spec = spec
-        self._loss_scale = float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
+        self._loss_scale = runkit.loss_scale(spec)
         self.tf_device = _configure(spec, device or spec["device"])
         tf.random.set_seed(framework_seed)
         if self.tf_device == "/CPU:0":

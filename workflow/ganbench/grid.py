@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass, field
 
 from ganbench.looks import seed_plan
-from ganbench.runkit.spec import DATASET_GEOMETRY
+from ganbench.runkit.spec import DATASET_GEOMETRY, OPTIONAL_DEFAULTS
 
 # Factors a deviation may change, in run-id tag order. d_steps/g_steps come from a schedule.
 FACTORS = ("model", "prior", "d_steps", "g_steps", "g_loss", "label_smoothing", "freeze_d",
@@ -38,8 +38,8 @@ ARCH_FACTORS = {"hidden_activation": "basic", "output": "basic", "batch_norm": "
 # Factors a recipe need not state: value None = the study's z_dim / the arch's hidden width; the
 # loss's reduction and form default to the spec's (runkit.spec.OPTIONAL_DEFAULTS). A run's spec
 # names them only where they differ, so adding them changed no existing spec.
-OPTIONAL_FACTORS = {"z_dim": None, "loss_reduction": "mean", "loss_form": "logits", "g_hidden": None,
-                    "d_hidden": None}
+OPTIONAL_FACTORS = {"z_dim": None, "loss_reduction": OPTIONAL_DEFAULTS["loss_reduction"],
+                    "loss_form": OPTIONAL_DEFAULTS["loss_form"], "g_hidden": None, "d_hidden": None}
 
 
 @dataclass

@@ -19,6 +19,20 @@ _VANILLA_POST = ("vanilla GAN MNIST post", "003_066eea28da805678.txt")
 _DCGAN_POST = ("DCGAN vs BasicGAN post", "004_5d4edd91f32cae03.txt")
 
 
+# The BasicGAN post's "one network crushes the other" sentence: quoted by schedule and by dominance.
+_DOMINANCE = Quote(*_BASIC_POST,
+                   text=("判别器与生成器需要保持一个权衡，在learning_rate相同的情况下，若两个网络的结构不同"
+                         "（如层数，或是参数数量）有可能出现一个网络被另一个网络吊打的情况，“吊打”的意思是说一个"
+                         "网络的loss很容易收敛到很小，但另一个网络loss过分的大，降不下来，而且可能一直升高，"
+                         "这个时候解决方法是多次运行其中一个网络的optim，调参达到最佳效果"),
+                   gloss=("The discriminator and generator need to be kept in balance: with the same "
+                          "learning_rate, if the two networks differ in structure (e.g. number of layers or "
+                          "parameters), one network may be crushed by the other -- one network's loss easily "
+                          "converges to a very small value while the other's is excessively large, will not come "
+                          "down and may keep rising; the fix then is to run one of the networks' optim several "
+                          "times, tuning until the best result."))
+
+
 QUOTES: dict[str, tuple[Quote, ...]] = {
     "prior": (
         Quote(*_BASIC_POST,
@@ -46,17 +60,7 @@ QUOTES: dict[str, tuple[Quote, ...]] = {
         Quote(*_DCGAN_WALK,
               text="有趣的是，如果G仅更新一次，判别器的损失则不会为零。",
               gloss="Interestingly, if G is updated only once, the discriminator's loss does not go to zero."),
-        Quote(*_BASIC_POST,
-              text=("判别器与生成器需要保持一个权衡，在learning_rate相同的情况下，若两个网络的结构不同"
-                    "（如层数，或是参数数量）有可能出现一个网络被另一个网络吊打的情况，“吊打”的意思是说一个"
-                    "网络的loss很容易收敛到很小，但另一个网络loss过分的大，降不下来，而且可能一直升高，"
-                    "这个时候解决方法是多次运行其中一个网络的optim，调参达到最佳效果"),
-              gloss=("The discriminator and generator need to be kept in balance: with the same learning_rate, "
-                     "if the two networks differ in structure (e.g. number of layers or parameters), one "
-                     "network may be crushed by the other -- one network's loss easily converges to a very "
-                     "small value while the other's is excessively large, will not come down and may keep "
-                     "rising; the fix then is to run one of the networks' optim several times, tuning until "
-                     "the best result.")),
+        _DOMINANCE,
     ),
     "g_loss": (
         Quote(*_VANILLA_POST,
@@ -140,16 +144,6 @@ QUOTES: dict[str, tuple[Quote, ...]] = {
               gloss="d_loss = tf.reduce_mean(tf.log(d_real) + tf.log(1 - d_fake)) [maximised; sigmoid outputs]"),
     ),
     "dominance": (
-        Quote(*_BASIC_POST,
-              text=("判别器与生成器需要保持一个权衡，在learning_rate相同的情况下，若两个网络的结构不同"
-                    "（如层数，或是参数数量）有可能出现一个网络被另一个网络吊打的情况，“吊打”的意思是说一个"
-                    "网络的loss很容易收敛到很小，但另一个网络loss过分的大，降不下来，而且可能一直升高，"
-                    "这个时候解决方法是多次运行其中一个网络的optim，调参达到最佳效果"),
-              gloss=("The discriminator and generator need to be kept in balance: with the same learning_rate, "
-                     "if the two networks differ in structure (e.g. number of layers or parameters), one "
-                     "network may be crushed by the other -- one network's loss easily converges to a very "
-                     "small value while the other's is excessively large, will not come down and may keep "
-                     "rising; the fix then is to run one of the networks' optim several times, tuning until "
-                     "the best result.")),
+        _DOMINANCE,
     ),
 }

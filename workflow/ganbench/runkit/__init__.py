@@ -14,7 +14,7 @@ from .outputs import (LOG_COLUMNS, TIMING_KEYS, LogWriter, make_grid, peak_host_
 from .params import (ParamSpec, check_state, conv_pads, conv_padding, count_params, dcgan_dims, init_params,
                      load_state, param_specs, save_state, stride2_padding, truncated_normal, xavier_bound)
 from .progress import progress_bar
-from .spec import DATASET_GEOMETRY, SpecError, load_spec, validate_spec
+from .spec import DATASET_GEOMETRY, SpecError, load_spec, loss_scale, validate_spec
 from .streams import STREAM_NAMES, RunStreams, make_streams
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -241,6 +241,12 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
     return spec
 
 
+def loss_scale(spec: dict) -> float:
+    """The factor from the cross-entropy terms' batch mean to the loss a validated spec minimises:
+    batch_size for ``loss_reduction: sum`` (the summed terms), else 1."""
+    return float(spec["batch_size"]) if spec["loss_reduction"] == "sum" else 1.0
+
+
 def load_spec(path: str | Path) -> dict:
     """Read and validate ``spec.json``; raises :class:`SpecError` naming the bad key."""
     path = Path(path)
