@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ganbench.config import load_config, validate_config
@@ -73,7 +74,7 @@ def test_ids_name_the_recipe_and_each_deviation():
                    "pytorch-vanilla_mnist-minimax-s0", "pytorch-mnist_notebook-ls1-s0",
                    "pytorch-mnist_notebook-act-relu-s0", "pytorch-mnist_notebook-out-sigmoid-s0",
                    "pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_carpedm20-opt-adam_default-s1",
-                   "pytorch-dcgan_carpedm20-nobn-s1", "pytorch-dcgan_carpedm20-sumloss-s0",
+                   "pytorch-dcgan_blog-nobn-s1", "pytorch-dcgan_carpedm20-sumloss-s0",
                    "pytorch-vanilla_mnist-logform-s0", "pytorch-dcgan_blog-logform-s1",
                    "pytorch-basic_tutorial-dh512-s0", "pytorch-basic_tutorial-d1g1-dh512-s1"):
         assert run_id in runs, run_id
@@ -94,16 +95,51 @@ def test_specs_carry_the_source_settings():
     notebook = runs["pytorch-mnist_notebook-act-relu-s0"].spec
     assert notebook["arch"]["hidden_activation"] == "relu" and notebook["arch"]["output"] == "tanh"
     assert notebook["label_smoothing"] == 0.9
-    carpedm20 = runs["pytorch-dcgan_carpedm20-nobn-s0"].spec
-    assert carpedm20["image_size"] == 64 and carpedm20["arch"]["batch_norm"] is False
+    carpedm20 = runs["pytorch-dcgan_carpedm20-s0"].spec
+    assert carpedm20["image_size"] == 64 and carpedm20["arch"]["batch_norm"] is True
     assert carpedm20["arch"]["padding"] == "same" and carpedm20["arch"]["kernel_size"] == 5
     assert "image_size" not in carpedm20["arch"]
+    blog_nobn = runs["pytorch-dcgan_blog-nobn-s0"].spec
+    assert blog_nobn["arch"]["batch_norm"] is False and blog_nobn["arch"]["outer_conv_bias"] is False
     blog_basic = runs["pytorch-dcgan_blog-basic-s0"].spec
     assert blog_basic["model"] == "basic" and blog_basic["image_size"] == 28 and blog_basic["steps"] == 60
     assert blog_basic["optim_preset"] == "dcgan" and blog_basic["deviations"] == {"model": "basic"}
     json.dumps(tutorial)  # serialisable as spec.json
     checkpointed = expand_runs(study(checkpoint_every=100), ["pytorch"])["pytorch-basic_tutorial-s0"].spec
     assert checkpointed["checkpoint_every"] == 100 and set(checkpointed) == SPEC_KEYS | {"checkpoint_every"}
+
+
+def test_dcgan_blog_is_the_posts_model_code():
+    """The DCGAN post's generator / discriminator (TF-1, 64 px) tensor by tensor: G_FW1 [100, 4*4*1024] with
+    G_Fb1 and no BN; G_W1..G_W4 5x5 (1024 -> 512 -> 256 -> 128 -> channels) with gamma-less BN after the first
+    three and no bias; D_W1..D_W4 5x5 (channels -> 64 -> 128 -> 256 -> 512) with no bias, gamma-less BN after
+    the last three; D_FW1 [4*4*512, 1] with D_Fb1. Initial values: truncated N(0, 0.02) convs, N(0, 0.01) dense,
+    zero biases. (The recipe runs 32 px on MNIST, one layer fewer: the recipe's comment.)"""
+    from ganbench import runkit
+
+    spec = expand_runs(study(), ["pytorch"])["pytorch-dcgan_blog-s0"].spec
+    assert spec["image_size"] == 32 and (spec["d_steps"], spec["g_steps"]) == (1, 1)
+    assert spec["optim"]["d"] == spec["optim"]["g"] == {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}
+    at64 = runkit.validate_spec({**spec, "image_size": 64})
+    shapes = {p.name: p.shape for p in runkit.param_specs(at64)}
+    bn = lambda net, i, c: {f"{net}/bn{i}/beta": (c,), f"{net}/bn{i}/moving_mean": (c,), f"{net}/bn{i}/moving_var": (c,)}
+    assert shapes == {
+        "G/fc/kernel": (100, 4 * 4 * 1024), "G/fc/bias": (4 * 4 * 1024,),
+        "G/deconv1/kernel": (5, 5, 512, 1024), **bn("G", 1, 512), "G/deconv2/kernel": (5, 5, 256, 512),
+        **bn("G", 2, 256), "G/deconv3/kernel": (5, 5, 128, 256), **bn("G", 3, 128), "G/deconv4/kernel": (5, 5, 1, 128),
+        "D/conv0/kernel": (5, 5, 1, 64), "D/conv1/kernel": (5, 5, 64, 128), **bn("D", 1, 128),
+        "D/conv2/kernel": (5, 5, 128, 256), **bn("D", 2, 256), "D/conv3/kernel": (5, 5, 256, 512), **bn("D", 3, 512),
+        "D/fc/kernel": (4 * 4 * 512, 1), "D/fc/bias": (1,)}
+    assert runkit.stride2_padding(at64) == (1, 2)  # TF 'SAME' at stride 2, kernel 5
+    assert runkit.bn_batch_inference(at64) and at64["arch"]["bn_momentum"] == 0.1 and at64["arch"]["bn_eps"] == 1e-5
+    state = runkit.init_params(at64, np.random.default_rng(0))
+    for name, arr in state.items():
+        if name.endswith("/kernel") and "fc" in name:
+            assert abs(arr.std() / 0.01 - 1) < 0.05 and np.abs(arr).max() > 0.03, name  # plain normal: tails beyond 2 std
+        elif name.endswith("/kernel"):
+            assert np.abs(arr).max() <= 0.04 and abs(arr.std() / (0.02 * 0.8796) - 1) < 0.05, name  # truncated at 2 std
+        elif name.endswith(("/bias", "/beta", "moving_mean")):
+            assert not arr.any(), name
 
 
 def test_deviations_round_trip_and_reject_factors_of_the_other_model():

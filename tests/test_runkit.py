@@ -71,7 +71,15 @@ def test_unknown_keys_are_kept_and_arch_defaults_filled(tmp_path):
     d = runkit.load_spec(write(tmp_path, {**EXAMPLE, "model": "dcgan", "image_size": 32, "arch": {}}))
     assert d["arch"] == {"base_width": 64, "kernel_size": 5, "padding": "symmetric", "batch_norm": True,
                          "bn_momentum": 0.1, "bn_eps": 1e-5, "weight_init": "normal", "init_std": 0.02,
-                         "bias_init": 0.0, "leaky_slope": 0.2}
+                         "bias_init": 0.0, "leaky_slope": 0.2, "g_width_mult": 1, "projection_bn": True,
+                         "bn_scale": True, "outer_conv_bias": True, "dense_init": None, "dense_init_std": None,
+                         "bn_inference": "running"}
+    dcgan = {**EXAMPLE, "model": "dcgan", "image_size": 32}
+    for arch, key in (({"bn_inference": "train"}, "arch.bn_inference"), ({"g_width_mult": 0}, "arch.g_width_mult"),
+                      ({"bn_scale": 1}, "arch.bn_scale"), ({"dense_init": "he"}, "arch.dense_init"),
+                      ({"dense_init_std": -1}, "arch.dense_init_std"), ({"projection_bn": "no"}, "arch.projection_bn")):
+        with pytest.raises(runkit.SpecError, match=key):
+            runkit.load_spec(write(tmp_path, {**dcgan, "arch": arch}))
 
 
 @pytest.mark.parametrize("key", ["seed", "prior", "optim", "arch", "steps", "freeze_d", "compile"])
@@ -658,3 +666,30 @@ def test_celeba_run_layouts_probes_and_samples(tmp_path, model, size):
     for r in rows:
         assert float(r["d_probe_train"]) == pytest.approx(sig(train[tr]), rel=1e-5)
         assert float(r["d_probe_test"]) == pytest.approx(sig(test[te]), rel=1e-5)
+
+
+def test_batch_statistics_inference_runs_in_full_batches_of_batch_size():
+    """bn_inference 'batch': every network call gets exactly batch_size rows (the last batch filled up with the
+    first rows, their outputs dropped), so each sample is normalised with a batch like a training batch; running
+    statistics: batches of EVAL_BATCH, the last one short."""
+    from ganbench.runkit.loop import EVAL_BATCH, in_inference_batches
+
+    calls = []
+
+    def centred(x):  # a stand-in network whose output depends on its batch, as BN with batch statistics does
+        calls.append(len(x))
+        return x - x.mean(axis=0)
+
+    x = np.arange(150, dtype=np.float64)[:, None]
+    spec = runkit.validate_spec({**EXAMPLE, "model": "dcgan", "image_size": 32, "batch_size": 64,
+                                 "arch": {"bn_inference": "batch"}})
+    out = np.concatenate(in_inference_batches(centred, x, spec))
+    assert calls == [64, 64, 64] and out.shape == (150, 1)
+    np.testing.assert_array_equal(out[:64], x[:64] - x[:64].mean())
+    last = np.concatenate([x[128:], x[:42]])  # 22 rows of x's end and x's first 42
+    np.testing.assert_array_equal(out[128:], x[128:] - last.mean())
+    calls.clear()
+    running = runkit.validate_spec({**spec, "arch": {}})
+    x = np.zeros((EVAL_BATCH + 3, 1))
+    assert len(np.concatenate(in_inference_batches(centred, x, running))) == EVAL_BATCH + 3
+    assert calls == [EVAL_BATCH, 3]

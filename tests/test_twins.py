@@ -441,8 +441,40 @@ def test_batch_norm_off_removes_every_bn_layer(twins, fw):
     assert len(without) < len(with_bn)  # 4 BN tensors per layer gone, one bias each instead
     assert not [n for n in without if "running" in n or "moving" in n]
     if fw == "pytorch":
-        assert "BatchNorm2d" in res[fw][f"{meta['init']['dcgan_bn']}/modules"]
-        assert "BatchNorm2d" not in res[fw][f"{meta['init']['dcgan_nobn_bias01']}/modules"]
+        assert "BatchNorm" in res[fw][f"{meta['init']['dcgan_bn']}/modules"]
+        assert "BatchNorm" not in res[fw][f"{meta['init']['dcgan_nobn_bias01']}/modules"]
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_the_dcgan_posts_variant_has_exactly_its_parameters(twins, fw):
+    """projection_bn / bn_scale / outer_conv_bias off: G's projection has a bias and no BN, no BN has a gamma,
+    G's last transposed conv and D's first conv have no bias; g_width_mult 2 doubles G's widths only."""
+    res, meta = twins
+    names = set(_state(res, meta["init"]["dcgan_blog"], fw))
+    common = set(_state(res, meta["init"]["dcgan_bn"], fw))
+    spec = C.make_spec(**C.INIT_ARCHS["dcgan_blog"])
+    n = runkit.dcgan_dims(spec)["n"]
+    assert names == {p.name for p in runkit.param_specs(spec)}
+    assert {"G/fc/bias"} == names - common
+    gone = {"G/bn0/gamma", "G/bn0/beta", "G/bn0/moving_mean", "G/bn0/moving_var", f"G/deconv{n}/bias", "D/conv0/bias"}
+    assert gone | {k for k in common if k.endswith("/gamma")} == common - names
+    st = _state(res, meta["init"]["dcgan_blog"], fw)
+    assert st["G/fc/kernel"].shape == (16, 16 * 2 * 8 * 2 ** (n - 1))  # 2 x D's deepest width
+    assert st["D/fc/kernel"].shape == (16 * 8 * 2 ** (n - 1), 1)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_batch_statistics_inference_normalises_with_the_batch(twins, fw):
+    """bn_inference 'batch' (the DCGAN post's is_training=True everywhere): the inference forward of a batch
+    equals its train-mode forward (the same batch statistics); with running statistics (the random state's)
+    the two differ."""
+    res, meta = twins
+    blog, common = meta["forward"]["dcgan32_blog"]["case"], meta["forward"]["dcgan32_k5_same"]["case"]
+    for net in ("g", "d"):
+        ev, tr = res[fw][f"{blog}/{net}_eval"], res[fw][f"{blog}/{net}_train"]
+        np.testing.assert_allclose(ev, tr, rtol=0, atol=1e-6 * float(np.abs(tr).max()), err_msg=net)
+        ev, tr = res[fw][f"{common}/{net}_eval"], res[fw][f"{common}/{net}_train"]
+        assert np.abs(ev - tr).max() > 1e-3 * float(np.abs(tr).max()), net
 
 
 def _basic_reference(state: dict, spec: dict, z: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

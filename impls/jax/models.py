@@ -23,23 +23,27 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ganbench.runkit import conv_pads, dcgan_dims, stride2_padding
+from ganbench.runkit import bn_batch_inference, conv_pads, dcgan_dims, dcgan_layout, stride2_padding
 
 DN = ("NHWC", "HWIO", "NHWC")
 
 
-def batch_norm(x, params, stats, prefix: str, train: bool, momentum: float, eps: float):
-    """PyTorch-convention BN over the channel axis of NHWC ``x``; returns (y, stats)."""
-    gamma, beta = params[f"{prefix}/gamma"], params[f"{prefix}/beta"]
-    if train:
+def batch_norm(x, params, stats, prefix: str, train: bool, momentum: float, eps: float,
+               batch_inference: bool = False):
+    """PyTorch-convention BN over the channel axis of NHWC ``x``; returns (y, stats). No gamma
+    unless ``params`` has one (arch.bn_scale); with ``batch_inference`` (arch.bn_inference 'batch')
+    inference normalises with the batch's own statistics too, leaving ``stats`` unchanged."""
+    gamma, beta = params.get(f"{prefix}/gamma", 1.0), params[f"{prefix}/beta"]
+    if train or batch_inference:
         mean = jnp.mean(x, axis=(0, 1, 2))
         var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
+    if train:
         n = x.shape[0] * x.shape[1] * x.shape[2]
         stats = {**stats,
                  f"{prefix}/moving_mean": stats[f"{prefix}/moving_mean"] * (1.0 - momentum) + mean * momentum,
                  f"{prefix}/moving_var": stats[f"{prefix}/moving_var"] * (1.0 - momentum)
                  + var * (n / (n - 1.0)) * momentum}
-    else:
+    elif not batch_inference:
         mean, var = stats[f"{prefix}/moving_mean"], stats[f"{prefix}/moving_var"]
     inv = lax.rsqrt(var + eps) * gamma
     return x * inv + (beta - mean * inv), stats
@@ -72,7 +76,9 @@ def dcgan(spec: dict):
     a = spec["arch"]
     d = dcgan_dims(spec)
     n, c0, k = d["n"], d["c0"], d["k"]
-    has_bn, mom, eps, slope = a["batch_norm"], a["bn_momentum"], a["bn_eps"], a["leaky_slope"]
+    lay = dcgan_layout(spec)
+    has_bn, mom, eps, slope = lay["bn"], a["bn_momentum"], a["bn_eps"], a["leaky_slope"]
+    batch_inference = bn_batch_inference(spec)
     crop_before, crop_after = stride2_padding(spec)
     deconv_pad = [(k - 1 - crop_before, k - 1 - crop_after)] * 2
     conv_pad = [conv_pads(spec)] * 2
@@ -111,24 +117,27 @@ def dcgan(spec: dict):
     def bn_or_bias(h, p, stats, bn: str, bias: str, train):
         """Batch norm where the DCGAN has it, else the layer's own bias."""
         if has_bn:
-            return batch_norm(h, p, stats, bn, train, mom, eps)
+            return batch_norm(h, p, stats, bn, train, mom, eps, batch_inference)
         return h + p[bias], stats
+
+    def outer_bias(h, p, name):  # G's last transposed conv and D's first conv (unless outer_conv_bias is off)
+        return h + p[name] if lay["outer_bias"] else h
 
     def g_apply(p, stats, z, train):
         h = z @ p["G/fc/kernel"]
-        if not has_bn:
+        if not lay["projection_bn"]:
             h = h + p["G/fc/bias"]
         h = h.reshape(-1, 4, 4, c0)  # NHWC order
-        if has_bn:
-            h, stats = batch_norm(h, p, stats, "G/bn0", train, mom, eps)
+        if lay["projection_bn"]:
+            h, stats = batch_norm(h, p, stats, "G/bn0", train, mom, eps, batch_inference)
         h = jax.nn.relu(h)
         for i in range(1, n):
             h, stats = bn_or_bias(deconv(h, p[f"G/deconv{i}/kernel"]), p, stats, f"G/bn{i}", f"G/deconv{i}/bias", train)
             h = jax.nn.relu(h)
-        return jnp.tanh(deconv(h, p[f"G/deconv{n}/kernel"]) + p[f"G/deconv{n}/bias"]), stats
+        return jnp.tanh(outer_bias(deconv(h, p[f"G/deconv{n}/kernel"]), p, f"G/deconv{n}/bias")), stats
 
     def d_apply(p, stats, x, train):
-        h = jax.nn.leaky_relu(conv(x, p["D/conv0/kernel"]) + p["D/conv0/bias"], slope)
+        h = jax.nn.leaky_relu(outer_bias(conv(x, p["D/conv0/kernel"]), p, "D/conv0/bias"), slope)
         for i in range(1, n):
             h, stats = bn_or_bias(conv(h, p[f"D/conv{i}/kernel"]), p, stats, f"D/bn{i}", f"D/conv{i}/bias", train)
             h = jax.nn.leaky_relu(h, slope)

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ganbench.runkit import conv_pads, dcgan_dims, stride2_padding
+from ganbench.runkit import bn_batch_inference, conv_pads, dcgan_dims, dcgan_layout, stride2_padding
 from linear import Linear
 
 
@@ -75,22 +75,44 @@ class Deconv(nn.Module):
         return y
 
 
+class BatchNorm(nn.BatchNorm2d):
+    """nn.BatchNorm2d with an optional gamma (``scale``) and, for ``batch_inference``, the batch's
+    own statistics in eval mode too (running statistics left as they are)."""
+
+    def __init__(self, c: int, spec: dict):
+        a = spec["arch"]
+        super().__init__(c, eps=a["bn_eps"], momentum=a["bn_momentum"])
+        if not a["bn_scale"]:
+            self.weight = None  # TF-1 batch_norm(scale=False): beta only
+        self.batch_inference = bn_batch_inference(spec)
+
+    def forward(self, x):
+        if self.batch_inference and not self.training:
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        return super().forward(x)
+
+
+def norm_layer(spec: dict, enabled: bool = True):
+    """BN of ``c`` channels where the DCGAN has it, else an identity (the layer has a bias instead)."""
+    return (lambda c: BatchNorm(c, spec)) if enabled else (lambda c: nn.Identity())
+
+
 class DCGANG(nn.Module):
     def __init__(self, spec: dict):
         super().__init__()
         d = dcgan_dims(spec)
-        a = spec["arch"]
+        lay = dcgan_layout(spec)
         self.c0, n, k = d["c0"], d["n"], d["k"]
         before, after = stride2_padding(spec)
-        bn = a["batch_norm"]
-        mom, eps = a["bn_momentum"], a["bn_eps"]
+        bn = lay["bn"]
         ch = d["g_channels"]
-        self.fc = Linear(spec["z_dim"], 16 * self.c0, bias=not bn)
+        self.fc = Linear(spec["z_dim"], 16 * self.c0, bias=not lay["projection_bn"])
         # without batch norm: identity layers and a bias on every layer instead
-        norm = (lambda c: nn.BatchNorm2d(c, eps=eps, momentum=mom)) if bn else (lambda c: nn.Identity())
-        self.bn0 = norm(self.c0)
+        norm = norm_layer(spec, bn)
+        self.bn0 = norm_layer(spec, lay["projection_bn"])(self.c0)
         self.deconvs = nn.ModuleList(
-            Deconv(ch[i], ch[i + 1], k, before, after, bias=(i == n - 1) or not bn) for i in range(n)
+            Deconv(ch[i], ch[i + 1], k, before, after, bias=lay["outer_bias"] if i == n - 1 else not bn)
+            for i in range(n)
         )
         self.bns = nn.ModuleList(norm(ch[i + 1]) for i in range(n - 1))
 
@@ -106,20 +128,20 @@ class DCGAND(nn.Module):
     def __init__(self, spec: dict):
         super().__init__()
         d = dcgan_dims(spec)
-        a = spec["arch"]
+        lay = dcgan_layout(spec)
         n, k = d["n"], d["k"]
         before, after = conv_pads(spec)
-        bn = a["batch_norm"]
-        mom, eps = a["bn_momentum"], a["bn_eps"]
-        self.slope = a["leaky_slope"]
+        bn = lay["bn"]
+        self.slope = spec["arch"]["leaky_slope"]
         ch = d["d_channels"]
         # symmetric padding is the conv's own; 'same' (asymmetric for k=5) pads explicitly
         self.pad = nn.ZeroPad2d((before, after, before, after)) if before != after else nn.Identity()
         p = before if before == after else 0
         self.convs = nn.ModuleList(
-            nn.Conv2d(ch[i], ch[i + 1], k, stride=2, padding=p, bias=(i == 0) or not bn) for i in range(n)
+            nn.Conv2d(ch[i], ch[i + 1], k, stride=2, padding=p, bias=lay["outer_bias"] if i == 0 else not bn)
+            for i in range(n)
         )
-        norm = (lambda c: nn.BatchNorm2d(c, eps=eps, momentum=mom)) if bn else (lambda c: nn.Identity())
+        norm = norm_layer(spec, bn)
         self.bns = nn.ModuleList(norm(ch[i + 1]) for i in range(1, n))
         self.fc = Linear(16 * ch[-1], 1)
 
@@ -157,11 +179,16 @@ def canonical_tensors(spec: dict, G: nn.Module, D: nn.Module) -> dict[str, tuple
 
     def bn(prefix, mod):
         for k, attr in _BN.items():
-            out[f"{prefix}/{k}"] = (getattr(mod, attr), "vector")
+            if getattr(mod, attr) is not None:  # no gamma with bn_scale false
+                out[f"{prefix}/{k}"] = (getattr(mod, attr), "vector")
+
+    def bias(name, mod):
+        if mod.bias is not None:  # none on the outer convs with outer_conv_bias false
+            out[name] = (mod.bias, "vector")
 
     has_bn = spec["arch"]["batch_norm"]
     out["G/fc/kernel"] = (G.fc.weight, "dense")
-    if has_bn:
+    if isinstance(G.bn0, BatchNorm):
         bn("G/bn0", G.bn0)
     else:  # the linear's bias follows the NHWC flatten order of its output, like the kernel's columns
         out["G/fc/bias"] = (G.fc.bias, "vector")
@@ -170,9 +197,9 @@ def canonical_tensors(spec: dict, G: nn.Module, D: nn.Module) -> dict[str, tuple
         if i < n and has_bn:
             bn(f"G/bn{i}", G.bns[i - 1])
         else:
-            out[f"G/deconv{i}/bias"] = (G.deconvs[i - 1].bias, "vector")
+            bias(f"G/deconv{i}/bias", G.deconvs[i - 1])
     out["D/conv0/kernel"] = (D.convs[0].weight, "conv")
-    out["D/conv0/bias"] = (D.convs[0].bias, "vector")
+    bias("D/conv0/bias", D.convs[0])
     for i in range(1, n):
         out[f"D/conv{i}/kernel"] = (D.convs[i].weight, "conv")
         if has_bn:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ganbench.runkit import conv_pads, dcgan_dims, param_specs, stride2_padding
+from ganbench.runkit import bn_batch_inference, conv_pads, dcgan_dims, dcgan_layout, param_specs, stride2_padding
 
 
 class CanonicalModule(tf.Module):
@@ -39,17 +39,27 @@ class CanonicalModule(tf.Module):
     def v(self, name):
         return self.vars[f"{self.name}/{name}"]
 
+    def has(self, name) -> bool:
+        return f"{self.name}/{name}" in self.vars
+
 
 class BatchNorm:
-    """PyTorch-convention batch norm over the channel axis of NHWC input (see module doc)."""
+    """PyTorch-convention batch norm over the channel axis of NHWC input (see module doc); no gamma
+    with ``arch.bn_scale: false``; the batch's own statistics outside training too with
+    ``arch.bn_inference: batch`` (running statistics then left as they are)."""
 
-    def __init__(self, mod: CanonicalModule, prefix: str, momentum: float, eps: float):
-        self.gamma, self.beta = mod.v(f"{prefix}/gamma"), mod.v(f"{prefix}/beta")
+    def __init__(self, mod: CanonicalModule, prefix: str, spec: dict):
+        self.gamma = mod.v(f"{prefix}/gamma") if mod.has(f"{prefix}/gamma") else None
+        self.beta = mod.v(f"{prefix}/beta")
         self.mean, self.var = mod.v(f"{prefix}/moving_mean"), mod.v(f"{prefix}/moving_var")
-        self.m, self.eps = momentum, eps
+        self.m, self.eps = spec["arch"]["bn_momentum"], spec["arch"]["bn_eps"]
+        self.batch_inference = bn_batch_inference(spec)
 
     def __call__(self, x, training: bool):
         if not training:
+            if self.batch_inference:
+                mean, var = tf.nn.moments(x, axes=[0, 1, 2])
+                return tf.nn.batch_normalization(x, mean, var, self.beta, self.gamma, self.eps)
             return tf.nn.batch_normalization(x, self.mean, self.var, self.beta, self.gamma, self.eps)
         mean, var = tf.nn.moments(x, axes=[0, 1, 2])
         n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
@@ -97,9 +107,9 @@ class DCGANG(CanonicalModule):
         self.same = a["padding"] == "same"
         self.crop, _ = stride2_padding(spec)
         self.ch = d["g_channels"]
-        self.has_bn = a["batch_norm"]
-        if self.has_bn:
-            self.bn = [BatchNorm(self, f"bn{i}", a["bn_momentum"], a["bn_eps"]) for i in range(self.n)]
+        self.projection_bn = dcgan_layout(spec)["projection_bn"]
+        # bn0 (after the projection) unless projection_bn is off; bn1 .. bn{n-1} unless batch_norm is off
+        self.bn = {i: BatchNorm(self, f"bn{i}", spec) for i in range(self.n) if self.has(f"bn{i}/beta")}
 
     def _deconv(self, x, i):
         kernel = self.v(f"deconv{i}/kernel")
@@ -112,16 +122,16 @@ class DCGANG(CanonicalModule):
             y = tf.nn.conv2d_transpose(x, kernel, output_shape=tf.stack([b, full, full, self.ch[i]]),
                                        strides=2, padding="VALID")
             y = y[:, self.crop:self.crop + 2 * h, self.crop:self.crop + 2 * h, :]
-        if i == self.n or not self.has_bn:
+        if self.has(f"deconv{i}/bias"):  # the last one (unless outer_conv_bias is off), or every one without BN
             y = y + self.v(f"deconv{i}/bias")
         return y
 
     def _norm(self, h, i, training):
-        return self.bn[i](h, training) if self.has_bn else h
+        return self.bn[i](h, training) if i in self.bn else h
 
     def __call__(self, z, training=True):
         h = tf.matmul(z, self.v("fc/kernel"))
-        if not self.has_bn:
+        if not self.projection_bn:
             h = h + self.v("fc/bias")
         h = tf.nn.relu(self._norm(tf.reshape(h, [-1, 4, 4, self.c0]), 0, training))
         for i in range(1, self.n):
@@ -140,13 +150,16 @@ class DCGAND(CanonicalModule):
         self.slope = a["leaky_slope"]
         self.has_bn = a["batch_norm"]
         if self.has_bn:
-            self.bn = [None] + [BatchNorm(self, f"bn{i}", a["bn_momentum"], a["bn_eps"]) for i in range(1, self.n)]
+            self.bn = [None] + [BatchNorm(self, f"bn{i}", spec) for i in range(1, self.n)]
 
     def _conv(self, x, i):
         return tf.nn.conv2d(x, self.v(f"conv{i}/kernel"), strides=2, padding=self.pad)
 
     def __call__(self, x, training=True):
-        h = tf.nn.leaky_relu(self._conv(x, 0) + self.v("conv0/bias"), self.slope)
+        h = self._conv(x, 0)
+        if self.has("conv0/bias"):  # unless outer_conv_bias is off
+            h = h + self.v("conv0/bias")
+        h = tf.nn.leaky_relu(h, self.slope)
         for i in range(1, self.n):
             h = self._conv(h, i)
             h = self.bn[i](h, training) if self.has_bn else h + self.v(f"conv{i}/bias")

@@ -49,6 +49,13 @@ SCHEDULES = [(1, 1), (1, 2), (2, 1)]
 PRIORS = list(runkit.spec.PRIORS)
 G_LOSSES = list(runkit.spec.G_LOSSES)
 
+# the DCGAN post's TF-1 variant (runkit.params doc): G twice D's width, no BN after the projection (a bias
+# instead), BN without gamma, no bias on the outer convs, dense layers N(0, 0.01) beside truncated-normal
+# convs, BN with batch statistics outside training too
+BLOG_ARCH = {"g_width_mult": 2, "projection_bn": False, "bn_scale": False, "outer_conv_bias": False,
+             "weight_init": "truncated_normal", "dense_init": "normal", "dense_init_std": 0.01,
+             "bn_inference": "batch"}
+
 COUNT_ARCHS = {
     "basic": dict(model="basic"),
     "basic_leaky_bias": dict(model="basic", arch={"hidden_activation": "leaky_relu", "bias_init": 0.1}),
@@ -59,6 +66,7 @@ COUNT_ARCHS = {
     "dcgan32_k4_w8": dict(model="dcgan", arch={"kernel_size": 4, "base_width": 8}),
     "dcgan32_k5_w16": dict(model="dcgan", arch={"kernel_size": 5, "base_width": 16}),
     "dcgan64_k5_w4": dict(model="dcgan", image_size=64, arch={"kernel_size": 5, "base_width": 4}),
+    "dcgan32_blog": dict(model="dcgan", arch={"kernel_size": 5, "base_width": 8, **BLOG_ARCH}),
 }
 
 FORWARD_ARCHS = {
@@ -76,6 +84,8 @@ FORWARD_ARCHS = {
     "dcgan64_k4": dict(model="dcgan", z_dim=16, image_size=64, arch={"kernel_size": 4, "base_width": 4}),
     "dcgan64_k5": dict(model="dcgan", z_dim=16, image_size=64,
                        arch={"kernel_size": 5, "base_width": 4, "bn_momentum": 0.3, "bn_eps": 1e-3}),
+    "dcgan32_blog": dict(model="dcgan", z_dim=16, arch={"kernel_size": 5, "base_width": 4, "padding": "same",
+                                                        **BLOG_ARCH}),
 }
 
 INIT_ARCHS = {
@@ -83,6 +93,7 @@ INIT_ARCHS = {
     "basic_default": dict(model="basic", z_dim=20, arch={"hidden": 64}),
     "dcgan_nobn_bias01": dict(model="dcgan", z_dim=16, arch={"base_width": 8, "batch_norm": False, "bias_init": 0.1}),
     "dcgan_bn": dict(model="dcgan", z_dim=16, arch={"base_width": 8}),
+    "dcgan_blog": dict(model="dcgan", z_dim=16, arch={"base_width": 8, **BLOG_ARCH}),
 }
 
 STEP_MODEL_KW = {
@@ -104,7 +115,7 @@ RECIPES = {
                            arch={"hidden_activation": "leaky_relu", "leaky_slope": 0.01, "output": "tanh"}),
     "dcgan_carpedm20": dict(model="dcgan", d_steps=1, g_steps=2, optim=_ADAM(2e-4, 0.5),
                             arch={"kernel_size": 5, "padding": "same", "bn_eps": 1e-5, "bn_momentum": 0.1}),
-    "dcgan_blog": dict(model="dcgan", optim=_ADAM(2e-4, 0.5), arch={"kernel_size": 5, "padding": "same"}),
+    "dcgan_blog": dict(model="dcgan", optim=_ADAM(2e-4, 0.5), arch={"kernel_size": 5, "padding": "same", **BLOG_ARCH}),
 }
 
 
@@ -209,6 +220,7 @@ def step_cases(model: str) -> dict[str, dict]:
     out["dcgan-knob-slope01-trunc"] = dict(arch={"kernel_size": 4, "leaky_slope": 0.1,
                                                  "weight_init": "truncated_normal"})
     out["dcgan-knob-sumloss-probloss"] = dict(loss_reduction="sum", loss_form="probability", arch={"kernel_size": 5})
+    out["dcgan-knob-blog-unfrozen"] = dict(freeze_d=False, arch={"kernel_size": 4, **BLOG_ARCH})
     for r, kw in RECIPES.items():
         if kw["model"] == "dcgan":
             out[f"recipe-{r}"] = dict(iterations=2, **{k: v for k, v in recipe_kw(r).items() if k != "model"})

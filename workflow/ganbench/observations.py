@@ -349,7 +349,7 @@ OBSERVATIONS: tuple[Observation, ...] = (
     Observation(
         id="dcgan_batchnorm", title="DCGAN without batch norm",
         claim="The DCGAN guidelines (batch norm in G and D) make training stable.",
-        source=DCGAN_POST, recipes=("dcgan_carpedm20",), factor="batch_norm",
+        source=DCGAN_POST, recipes=("dcgan_blog",), factor="batch_norm",
         treatment_label="no batch norm", control_label="the recipe's batch norm",
         treatment={"batch_norm": False}, control={},
         primary=(DIVERGENCE, SPREAD), combine="any",

@@ -11,10 +11,11 @@ from .data import (SCALE, BatchSampler, ChunkPlanner, d_noise_index, g_noise_ind
 from .loop import check_finite, run_training, thread_count
 from .outputs import (LOG_COLUMNS, TIMING_KEYS, LogWriter, make_grid, peak_host_mb, write_grid, write_samples,
                       write_status, write_timing)
-from .params import (ParamSpec, check_state, conv_pads, conv_padding, count_params, dcgan_dims, init_params,
+from .params import (ParamSpec, check_state, conv_pads, conv_padding, count_params, dcgan_dims, dcgan_layout,
+                     init_params,
                      load_state, param_specs, save_state, stride2_padding, truncated_normal, xavier_bound)
 from .progress import progress_bar
-from .spec import DATASET_GEOMETRY, SpecError, load_spec, loss_scale, validate_spec
+from .spec import DATASET_GEOMETRY, SpecError, bn_batch_inference, load_spec, loss_scale, validate_spec
 from .streams import STREAM_NAMES, RunStreams, make_streams
 
 __all__ = [name for name in dir() if not name.startswith("_")]

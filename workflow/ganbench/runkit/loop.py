@@ -13,10 +13,12 @@ divergence, outputs) happens here, identically for every framework.
                              returns an opaque device handle of per-iteration stats
 ``fetch(handle)``            host copy ``[K, 4]`` = d_loss, g_loss, d_real, d_fake
                              (the only host sync of a chunk)
-``generate(z)``              G in inference mode (BN running statistics), float32
-                             canonical layout, numpy
+``generate(z)``              G in inference mode, float32 canonical layout, numpy
 ``forward_d(x, training)``   D's logits for model-range float32 inputs (canonical layout),
                              numpy; ``training=False`` = inference mode (the log probes)
+                             (inference mode: BN with its running statistics; with
+                             ``arch.bn_inference: batch``, the batch's own statistics and
+                             the running ones left as they are)
 ``synchronize()``            wait for queued device work
 ``peak_device_mb()``         float, or None on CPU
 
@@ -62,6 +64,7 @@ from . import outputs, params, streams as rstreams
 from .checkpoint import Checkpointer, kill_step
 from .gradient_flow import GradientFlow
 from .progress import progress_bar
+from .spec import bn_batch_inference
 
 EVAL_BATCH = 500
 MAX_CHUNK_FLOATS = 16 * 2**20  # cap one chunk's noise array at 64 MiB
@@ -129,7 +132,7 @@ class Probes:
     ``probe`` stream) and mean D(x) on them, D in inference mode."""
 
     def __init__(self, spec: dict, data_path, train_images: np.ndarray, rng: np.random.Generator):
-        self.n = spec["probe_size"]
+        self.n, self.spec = spec["probe_size"], spec
         self.kind = rdata.output_kind(spec)
         self.train = self.test = None
         if self.n == 0:
@@ -143,21 +146,37 @@ class Probes:
         pick = rng.choice(len(test), size=min(self.n, len(test)), replace=False)
         self.test = rdata.scale_np(rdata.prepare_images(test[np.sort(pick)], spec), self.kind)
 
-    @staticmethod
-    def _mean_d(engine, x) -> float:
+    def _mean_d(self, engine, x) -> float:
         if x is None:
             return math.nan
-        logits = np.asarray(engine.forward_d(x, training=False), dtype=np.float64)
-        return float(np.mean(1.0 / (1.0 + np.exp(-logits))))
+        logits = np.concatenate(in_inference_batches(lambda b: engine.forward_d(b, training=False), x, self.spec))
+        return float(np.mean(1.0 / (1.0 + np.exp(-logits.astype(np.float64)))))
 
     def measure(self, engine) -> tuple[float, float]:
         return self._mean_d(engine, self.train), self._mean_d(engine, self.test)
 
 
+def in_inference_batches(fn, x: np.ndarray, spec: dict) -> list[np.ndarray]:
+    """``fn`` (a network in inference mode) over ``x`` in batches: of EVAL_BATCH rows, or of exactly
+    batch_size rows where BN normalises with each batch's own statistics (arch.bn_inference 'batch':
+    the DCGAN post's graph only ran batches of its batch size). There the last batch is filled up
+    with ``x``'s first rows, and their outputs are dropped."""
+    if not bn_batch_inference(spec):
+        return [fn(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
+    size, parts = spec["batch_size"], []
+    for i in range(0, len(x), size):
+        batch = x[i : i + size]
+        kept = len(batch)
+        if kept < size:
+            batch = np.concatenate([batch, np.resize(x, (size - kept, *x.shape[1:]))])  # x's rows, cyclically
+        parts.append(np.asarray(fn(batch))[:kept])
+    return parts
+
+
 def generate_images(engine, spec: dict, z: np.ndarray) -> np.ndarray:
-    """uint8 [N, S, S, C] from noise ``z`` (G in inference mode, batches of EVAL_BATCH)."""
+    """uint8 [N, S, S, C] from noise ``z`` (G in inference mode, see :func:`in_inference_batches`)."""
     kind = rdata.output_kind(spec)
-    parts = [engine.generate(z[i : i + EVAL_BATCH]) for i in range(0, len(z), EVAL_BATCH)]
+    parts = in_inference_batches(engine.generate, z, spec)
     out = np.concatenate(parts, axis=0) if parts else np.zeros((0,), np.float32)
     return rdata.to_image_layout(rdata.to_uint8(out, kind), spec)
 

@@ -20,15 +20,21 @@ act = ReLU or LeakyReLU(leaky_slope) (``hidden_activation``); weights
 ``weight_init`` (default Xavier-uniform), every bias the constant ``bias_init``.
 
 dcgan (S = image_size, n = log2(S/4) up/down layers, W = base_width, C0 = W*2^(n-1)):
-G ``z -> linear 4*4*C0 (NHWC order) -> BN -> ReLU``, then n-1 transposed convs
+G ``z -> linear 4*4*C0G (NHWC order) -> BN -> ReLU``, then n-1 transposed convs
 halving channels with BN + ReLU, then a transposed conv to ``channels`` with a
-bias and tanh. D: conv ``channels -> W`` with bias, LeakyReLU(leaky_slope); n-1
-convs doubling channels, BN, LeakyReLU; flatten (NHWC order) and a linear logit.
+bias and tanh (C0G = ``g_width_mult`` * C0: G's widths apart from D's). D: conv
+``channels -> W`` with bias, LeakyReLU(leaky_slope); n-1 convs doubling channels,
+BN, LeakyReLU; flatten (NHWC order) and a linear logit.
 All (transposed) convs have stride 2 and the padding of :func:`stride2_padding`.
-Weights ``weight_init`` (default N(0, init_std=0.02)); BN gamma 1, beta 0;
+Weights ``weight_init`` (default N(0, init_std=0.02)); the two dense layers'
+``dense_init`` / ``dense_init_std`` where set (else the same); BN gamma 1, beta 0;
 running mean 0, running var 1; layers followed by BN have no bias. With
 ``batch_norm: false`` there is no BN anywhere and every layer has a bias.
-Biases start at ``bias_init``.
+Biases start at ``bias_init``. The DCGAN post's variant (its TF-1 code):
+``projection_bn: false`` (G's projection has a bias and ReLU, no BN),
+``bn_scale: false`` (BN has no gamma: ``tf.contrib.layers.batch_norm``'s
+``scale=False``), ``outer_conv_bias: false`` (no bias on G's last transposed
+conv or D's first conv).
 
 Initialisers: ``xavier_uniform`` U(-b, b), b = sqrt(6/(fan_in+fan_out))
 (TF's xavier_initializer / glorot_uniform); ``normal`` N(0, init_std);
@@ -108,15 +114,25 @@ def dcgan_dims(spec: dict) -> dict:
     if 4 * 2**n != size or n < 1:
         raise ValueError(f"image_size {size} is not 4 * 2^n")
     w = spec["arch"]["base_width"]
-    c0 = w * 2 ** (n - 1)
-    g_channels = [c0 // 2**i for i in range(n)] + [spec["channels"]]  # C0 ... W, C
-    d_channels = [spec["channels"]] + [w * 2**i for i in range(n)]  # C, W ... C0
+    c0 = w * 2 ** (n - 1) * spec["arch"].get("g_width_mult", 1)  # G's projection depth
+    g_channels = [c0 // 2**i for i in range(n)] + [spec["channels"]]  # C0 ... W (x g_width_mult), C
+    d_channels = [spec["channels"]] + [w * 2**i for i in range(n)]  # C, W ... W*2^(n-1)
     return {"n": n, "c0": c0, "g_channels": g_channels, "d_channels": d_channels, "k": spec["arch"]["kernel_size"]}
 
 
-def _bn(prefix: str, c: int) -> list[ParamSpec]:
+def dcgan_layout(spec: dict) -> dict[str, bool]:
+    """Which optional DCGAN parts exist: ``bn`` (any BN), ``projection_bn`` (BN after G's
+    projection, else its bias), ``bn_scale`` (BN gammas), ``outer_bias`` (biases of G's last
+    transposed conv and D's first conv)."""
+    a = spec["arch"]
+    bn = a.get("batch_norm", True)
+    return {"bn": bn, "projection_bn": bn and a.get("projection_bn", True),
+            "bn_scale": a.get("bn_scale", True), "outer_bias": a.get("outer_conv_bias", True)}
+
+
+def _bn(prefix: str, c: int, scale: bool = True) -> list[ParamSpec]:
     return [
-        ParamSpec(f"{prefix}/gamma", (c,), "ones", "bn"),
+        *([ParamSpec(f"{prefix}/gamma", (c,), "ones", "bn")] if scale else []),
         ParamSpec(f"{prefix}/beta", (c,), "zeros", "bn"),
         ParamSpec(f"{prefix}/moving_mean", (c,), "zeros", "bn", trainable=False),
         ParamSpec(f"{prefix}/moving_var", (c,), "ones", "bn", trainable=False),
@@ -139,22 +155,24 @@ def param_specs(spec: dict) -> list[ParamSpec]:
     dims = dcgan_dims(spec)
     n, c0, k = dims["n"], dims["c0"], dims["k"]
     gc, dc = dims["g_channels"], dims["d_channels"]
-    bn = spec["arch"].get("batch_norm", True)
+    lay = dcgan_layout(spec)
+    bn = lay["bn"]
 
     def norm(prefix: str, layer: str, c: int) -> list[ParamSpec]:
         """BN after a layer, or (batch_norm off) the layer's own bias."""
-        return _bn(prefix, c) if bn else [ParamSpec(f"{layer}/bias", (c,), "bias", "bias")]
+        return _bn(prefix, c, lay["bn_scale"]) if bn else [ParamSpec(f"{layer}/bias", (c,), "bias", "bias")]
+
+    def bias(layer: str, c: int) -> list[ParamSpec]:
+        return [ParamSpec(f"{layer}/bias", (c,), "bias", "bias")] if lay["outer_bias"] else []
 
     out = [ParamSpec("G/fc/kernel", (z, 16 * c0), "weight", "dense")]
-    out += _bn("G/bn0", c0) if bn else [ParamSpec("G/fc/bias", (16 * c0,), "bias", "bias")]
+    out += (_bn("G/bn0", c0, lay["bn_scale"]) if lay["projection_bn"]
+            else [ParamSpec("G/fc/bias", (16 * c0,), "bias", "bias")])
     for i in range(1, n + 1):
         out.append(ParamSpec(f"G/deconv{i}/kernel", (k, k, gc[i], gc[i - 1]), "weight", "deconv"))
-        if i < n:
-            out += norm(f"G/bn{i}", f"G/deconv{i}", gc[i])
-        else:
-            out.append(ParamSpec(f"G/deconv{i}/bias", (gc[i],), "bias", "bias"))
+        out += norm(f"G/bn{i}", f"G/deconv{i}", gc[i]) if i < n else bias(f"G/deconv{i}", gc[i])
     out.append(ParamSpec("D/conv0/kernel", (k, k, dc[0], dc[1]), "weight", "conv"))
-    out.append(ParamSpec("D/conv0/bias", (dc[1],), "bias", "bias"))
+    out += bias("D/conv0", dc[1])
     for i in range(1, n):
         out.append(ParamSpec(f"D/conv{i}/kernel", (k, k, dc[i], dc[i + 1]), "weight", "conv"))
         out += norm(f"D/bn{i}", f"D/conv{i}", dc[i + 1])
@@ -191,18 +209,21 @@ def init_params(spec: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     w_init, std, bias = arch.get("weight_init"), arch.get("init_std", 0.02), arch.get("bias_init", 0.0)
     if w_init is None:
         w_init = "xavier_uniform" if spec["model"] == "basic" else "normal"
+    # the dense layers' own initialiser, where the arch sets one (the DCGAN post: N(0, 0.01))
+    dense_init, dense_std = arch.get("dense_init") or w_init, arch.get("dense_init_std") or std
     state = {}
     for p in param_specs(spec):
         if p.init == "weight":
-            if w_init == "xavier_uniform":
+            kind, sd = (dense_init, dense_std) if p.layer == "dense" else (w_init, std)
+            if kind == "xavier_uniform":
                 b = xavier_bound(p.shape)
                 arr = rng.uniform(-b, b, size=p.shape)
-            elif w_init == "normal":
-                arr = rng.normal(0.0, std, size=p.shape)
-            elif w_init == "truncated_normal":
-                arr = truncated_normal(rng, std, p.shape)
+            elif kind == "normal":
+                arr = rng.normal(0.0, sd, size=p.shape)
+            elif kind == "truncated_normal":
+                arr = truncated_normal(rng, sd, p.shape)
             else:
-                raise ValueError(f"unknown weight_init {w_init!r}")
+                raise ValueError(f"unknown weight_init {kind!r}")
         elif p.init == "bias":
             arr = np.full(p.shape, bias)
         elif p.init == "zeros":

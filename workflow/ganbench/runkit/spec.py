@@ -31,8 +31,15 @@ ARCH_DEFAULTS = {
     "basic": {"hidden": 128, "output": "sigmoid", "hidden_activation": "relu", "leaky_slope": 0.2,
               "weight_init": "xavier_uniform", "init_std": 0.02, "bias_init": 0.0},
     "dcgan": {"base_width": 64, "kernel_size": 5, "padding": "symmetric", "batch_norm": True, "bn_momentum": 0.1,
-              "bn_eps": 1e-5, "weight_init": "normal", "init_std": 0.02, "bias_init": 0.0, "leaky_slope": 0.2},
+              "bn_eps": 1e-5, "weight_init": "normal", "init_std": 0.02, "bias_init": 0.0, "leaky_slope": 0.2,
+              # the DCGAN post's TF-1 variant (runkit.params doc): every default keeps the common DCGAN
+              "g_width_mult": 1, "projection_bn": True, "bn_scale": True, "outer_conv_bias": True,
+              "dense_init": None, "dense_init_std": None, "bn_inference": "running"},
 }
+# how BN normalises outside training (samples, grids, D probes): "running" = its running statistics;
+# "batch" = the statistics of the batch itself, in batches of batch_size, running statistics untouched
+# (the DCGAN post's graph: tf.contrib.layers.batch_norm with is_training left at True)
+BN_INFERENCE = ("running", "batch")
 WEIGHT_INITS = ("xavier_uniform", "normal", "truncated_normal")
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu")
 PADDINGS = ("symmetric", "same")
@@ -236,9 +243,24 @@ def validate_spec(spec: dict, source: str = "spec") -> dict:
         arch["bn_eps"] = float(e)
         if arch["padding"] not in PADDINGS:
             raise bad("arch.padding", f"must be one of {list(PADDINGS)}, got {arch['padding']!r}")
-        if not isinstance(arch["batch_norm"], bool):
-            raise bad("arch.batch_norm", f"must be true or false, got {arch['batch_norm']!r}")
+        for key in ("batch_norm", "projection_bn", "bn_scale", "outer_conv_bias"):
+            if not isinstance(arch[key], bool):
+                raise bad(f"arch.{key}", f"must be true or false, got {arch[key]!r}")
+        if not (_type_ok(arch["g_width_mult"], (int,)) and arch["g_width_mult"] > 0):
+            raise bad("arch.g_width_mult", f"must be a positive int (G's widths over D's), got {arch['g_width_mult']!r}")
+        if arch["dense_init"] is not None and arch["dense_init"] not in WEIGHT_INITS:
+            raise bad("arch.dense_init", f"must be null (= weight_init) or one of {list(WEIGHT_INITS)}, "
+                                         f"got {arch['dense_init']!r}")
+        if arch["dense_init_std"] is not None:
+            arch_number("dense_init_std", 0.0, lo_open=True)
+        if arch["bn_inference"] not in BN_INFERENCE:
+            raise bad("arch.bn_inference", f"must be one of {list(BN_INFERENCE)}, got {arch['bn_inference']!r}")
     return spec
+
+
+def bn_batch_inference(spec: dict) -> bool:
+    """True when a validated spec's G and D normalise with batch statistics outside training too."""
+    return spec["model"] == "dcgan" and spec["arch"]["batch_norm"] and spec["arch"]["bn_inference"] == "batch"
 
 
 def loss_scale(spec: dict) -> float:
