@@ -48,7 +48,7 @@ from metrics.mnist_net import (
     NUM_CLASSES,
     EvaluatorWeightsError,
     ForwardMemo,
-    MnistFeatureExtractor,
+    EvaluatorFeatures,
     evaluator_info,
     load_mnist_net,
 )
@@ -455,7 +455,7 @@ def reference_stats(evaluator: Evaluator, real: np.ndarray, cache_dir: str | Pat
             except Exception:  # noqa: BLE001 - unreadable cache: rebuild it
                 pass
     memo = ForwardMemo(evaluator.net)
-    fid = _fid_metric(MnistFeatureExtractor(evaluator.net, "features", memo)).to(device)
+    fid = _fid_metric(EvaluatorFeatures(evaluator.net, "features", memo)).to(device)
     feat_batches, logit_batches = [], []
     for xb in batches(to_nchw(real), device, evaluator.batch):
         fid.update(xb, real=True)
@@ -503,11 +503,11 @@ def network_scores(evaluator: Evaluator, images: np.ndarray, real: np.ndarray, v
     n, n_real = images.shape[0], real.shape[0]
     memo = ForwardMemo(net)  # one forward per batch, shared by FID, KID, IS and the k-NN metrics
     with quiet_torchmetrics():
-        fid = _fid_metric(MnistFeatureExtractor(net, "features", memo)).to(device)
+        fid = _fid_metric(EvaluatorFeatures(net, "features", memo)).to(device)
         subset_size = min(KID_SUBSET_SIZE, n, n_real)
-        kid = KernelInceptionDistance(feature=MnistFeatureExtractor(net, "features", memo), subsets=KID_SUBSETS,
+        kid = KernelInceptionDistance(feature=EvaluatorFeatures(net, "features", memo), subsets=KID_SUBSETS,
                                       subset_size=subset_size, reset_real_features=False).to(device)
-        isc = InceptionScore(feature=MnistFeatureExtractor(net, "logits", memo), splits=IS_SPLITS).to(device)
+        isc = InceptionScore(feature=EvaluatorFeatures(net, "logits", memo), splits=IS_SPLITS).to(device)
     # Real side from the cache (torchmetrics' own state layout), fake side through the network.
     fid.real_features_sum = ref["fid_sum"].clone()
     fid.real_features_cov_sum = ref["fid_cov_sum"].clone()

@@ -143,8 +143,9 @@ class ForwardMemo:
         return self._out
 
 
-class MnistFeatureExtractor(nn.Module):
-    """torchmetrics custom ``feature`` module: uint8 [N,1,28,28] -> features or logits.
+class EvaluatorFeatures(nn.Module):
+    """torchmetrics custom ``feature`` module over an evaluator network (the MNIST CNN or
+    Inception-v3): uint8 images -> features or logits.
 
     ``output="features"`` gives the 128-d penultimate layer (FID, KID);
     ``output="logits"`` gives the 10 class logits (Inception Score, which
@@ -166,7 +167,7 @@ class MnistFeatureExtractor(nn.Module):
         self.num_features = net.num_features if output == "features" else net.num_classes
         self.eval()
 
-    def train(self, mode: bool = True) -> "MnistFeatureExtractor":
+    def train(self, mode: bool = True) -> "EvaluatorFeatures":
         return super().train(False)
 
     @torch.no_grad()

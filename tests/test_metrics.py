@@ -29,7 +29,7 @@ from metrics.mnist_net import (
     SHA256_PATH,
     WEIGHTS_PATH,
     EvaluatorWeightsError,
-    MnistFeatureExtractor,
+    EvaluatorFeatures,
     expected_sha256,
     file_sha256,
     load_mnist_net,
@@ -148,7 +148,7 @@ def test_inception_score_of_real_test_set(mnist):
 
     net, _ = load_mnist_net()
     with ev.quiet_torchmetrics():
-        isc = InceptionScore(feature=MnistFeatureExtractor(net, "logits"), splits=10)
+        isc = InceptionScore(feature=EvaluatorFeatures(net, "logits"), splits=10)
     for xb in ev.batches(ev.to_nchw(mnist["test_images"]), torch.device("cpu")):
         isc.update(xb)
     with ev.seeded(0, torch.device("cpu")):

@@ -19,8 +19,8 @@ from report_fixtures import duplicate_impl, make_summary
 
 LOG10 = math.log(1.1)
 ADAM = ("dcgan_carpedm20", json.dumps({"optim": "adam_default"}))
-CARPE = ("dcgan_carpedm20", "{}")
-NOBN = ("dcgan_carpedm20", json.dumps({"batch_norm": False}))
+BLOG = ("dcgan_blog", "{}")
+NOBN = ("dcgan_blog", json.dumps({"batch_norm": False}))
 
 
 def by_id(analysis: dict) -> dict:
@@ -215,7 +215,7 @@ def test_collapsed_runs_count_as_training_failures_for_a_stability_claim():
     """Without batch norm the DCGAN may finish with finite losses but one image for every z
     (the quick study: FID 1041.6 in all three seeds, 1 class): that is a failure to train."""
     nobn = json.dumps({"batch_norm": False}, sort_keys=True)
-    df = make_summary(untrained=((CARPE[0], nobn),), rng_seed=2)
+    df = make_summary(untrained=((BLOG[0], nobn),), rng_seed=2)
     assert (df.loc[df["deviations"] == nobn, "status"] == "ok").all()
     res = by_id(stats.analyse(df))["dcgan_batchnorm"]
     fail = endpoint(res, "divergence")
@@ -224,7 +224,7 @@ def test_collapsed_runs_count_as_training_failures_for_a_stability_claim():
 
 
 def test_both_arms_all_diverged_is_inconclusive_with_that_reason():
-    df = make_summary(diverge={NOBN: 1.0, CARPE: 1.0}, rng_seed=2)
+    df = make_summary(diverge={NOBN: 1.0, BLOG: 1.0}, rng_seed=2)
     res = by_id(stats.analyse(df))["dcgan_batchnorm"]
     assert res["verdict"] == "inconclusive"
     assert "did not train" in res["reason"] and "every baseline run diverged" in res["reason"]

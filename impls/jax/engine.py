@@ -7,7 +7,7 @@ and the BN running statistics -- is one traced function. A chunk of iterations i
 ``jax.jit``-compiled ``lax.scan`` over that iteration (one executable per chunk length, cached by
 jit); the carried state (weights, BN statistics, both optimisers' moments) is donated, so it is
 updated in place. The uint8 training set lives on the device; a chunk's indices, noise and Adam
-bias-correction scalars arrive in one transfer each, and the per-iteration stats stay on the
+bias-correction scalars arrive in one transfer each, and the per-iteration metrics stay on the
 device until ``fetch``. All randomness is drawn on the host by runkit, so ``framework_seed`` is
 unused. ``spec['compile']`` changes nothing: everything already runs through XLA.
 """
@@ -65,7 +65,7 @@ class Engine:
         self._specs = runkit.param_specs(spec)
         self._nets = {"G": [p.name for p in self._specs if p.net == "G" and p.trainable],
                       "D": [p.name for p in self._specs if p.net == "D" and p.trainable]}
-        self._stat_names = [p.name for p in self._specs if not p.trainable]
+        self._bn_stat_names = [p.name for p in self._specs if not p.trainable]
         self.g_apply, self.d_apply = build(spec)
         zeros = {p.name: np.zeros(p.shape, np.float32) for p in self._specs}
         self._set_state(zeros)
@@ -88,7 +88,7 @@ class Engine:
     def _set_state(self, state: dict) -> None:
         self.params = self._put({net: {n: np.asarray(state[n], np.float32) for n in names}
                                  for net, names in self._nets.items()})
-        self.stats = self._put({n: np.asarray(state[n], np.float32) for n in self._stat_names})
+        self.bn_stats = self._put({n: np.asarray(state[n], np.float32) for n in self._bn_stat_names})
 
     # ------------------------------------------------------------ state
     def load_state(self, state: dict) -> None:
@@ -96,7 +96,7 @@ class Engine:
         self._set_state(state)
 
     def export_state(self) -> dict:
-        flat = {**self.params["G"], **self.params["D"], **self.stats}
+        flat = {**self.params["G"], **self.params["D"], **self.bn_stats}
         return {p.name: np.array(flat[p.name], np.float32) for p in self._specs}
 
     def param_count(self) -> int:
@@ -140,44 +140,44 @@ class Engine:
         return jnp.take(data, idx, axis=0).astype(jnp.float32) * self._mul + self._add
 
     def _iteration(self, carry, xs, data):
-        """One iteration: (params, stats, opt_d, opt_g) -> same, stats [4]. ``scal[u]`` =
-        (-lr/bc1, sqrt(bc2)) of the u-th Adam update (D's, then G's)."""
+        """One iteration: (params, bn_stats, opt_d, opt_g) -> same, metrics [4] (d_loss, g_loss, mean
+        D(x), mean D(G(z))). ``scal[u]`` = (-lr/bc1, sqrt(bc2)) of the u-th Adam update (D's, then G's)."""
         s = self.spec
-        params, stats, opt_d, opt_g = carry
+        params, bn_stats, opt_d, opt_g = carry
         idx, noise, scal = xs
         nd = s["d_steps"]
         hd, hg = s["optim"]["d"], s["optim"]["g"]
         for j in range(nd):
             x = self._real(data, idx[j])
             z = noise[runkit.d_noise_index(s, j)]
-            fake, stats = self.g_apply(params["G"], stats, z, True)  # train-mode BN: G's statistics advance
+            fake, bn_stats = self.g_apply(params["G"], bn_stats, z, True)  # train-mode BN: G's statistics advance
             fake = lax.stop_gradient(fake)
 
-            def d_objective(dp, stats):
-                lr_, stats = self.d_apply(dp, stats, x, True)
-                lf_, stats = self.d_apply(dp, stats, fake, True)
-                loss, mean = self._d_loss(lr_, lf_)
-                return loss, (stats, lr_, lf_, mean)
+            def d_objective(dp, bn_stats):
+                logits_real, bn_stats = self.d_apply(dp, bn_stats, x, True)
+                logits_fake, bn_stats = self.d_apply(dp, bn_stats, fake, True)
+                loss, mean = self._d_loss(logits_real, logits_fake)
+                return loss, (bn_stats, logits_real, logits_fake, mean)
 
-            (_, (stats, lr_, lf_, loss_d)), grads = jax.value_and_grad(d_objective, has_aux=True)(params["D"], stats)
+            (_, (bn_stats, logits_real, logits_fake, loss_d)), grads = jax.value_and_grad(d_objective, has_aux=True)(params["D"], bn_stats)
             d_new, opt_d = adam.update(params["D"], grads, opt_d, hd, scal[j, 0], scal[j, 1])
             params = {**params, "D": d_new}
         for k in range(s["g_steps"]):
             z = noise[runkit.g_noise_index(s, k)]
 
-            def g_objective(owned, params, stats):
+            def g_objective(owned, params, bn_stats):
                 nets = {**params, **owned}  # D's weights are G's optimizer's only when it owns them
-                fake, stats = self.g_apply(nets["G"], stats, z, True)
-                logits, stats = self.d_apply(nets["D"], stats, fake, True)
+                fake, bn_stats = self.g_apply(nets["G"], bn_stats, z, True)
+                logits, bn_stats = self.d_apply(nets["D"], bn_stats, fake, True)
                 loss, mean = self._g_loss(logits)
-                return loss, (stats, mean)
+                return loss, (bn_stats, mean)
 
             owned = {net: params[net] for net in self._g_owns}
-            (_, (stats, loss_g)), grads = jax.value_and_grad(g_objective, has_aux=True)(owned, params, stats)
+            (_, (bn_stats, loss_g)), grads = jax.value_and_grad(g_objective, has_aux=True)(owned, params, bn_stats)
             owned, opt_g = adam.update(owned, grads, opt_g, hg, scal[nd + k, 0], scal[nd + k, 1])
             params = {**params, **owned}
-        out = jnp.stack([loss_d, loss_g, jnp.mean(jax.nn.sigmoid(lr_)), jnp.mean(jax.nn.sigmoid(lf_))])
-        return (params, stats, opt_d, opt_g), out
+        out = jnp.stack([loss_d, loss_g, jnp.mean(jax.nn.sigmoid(logits_real)), jnp.mean(jax.nn.sigmoid(logits_fake))])
+        return (params, bn_stats, opt_d, opt_g), out
 
     def _chunk_fn(self, carry, data, idx, noise, scal):
         return lax.scan(lambda c, xs: self._iteration(c, xs, data), carry, (idx, noise, scal))
@@ -194,9 +194,9 @@ class Engine:
 
     def train_chunk(self, idx: np.ndarray, noise: np.ndarray):
         k = idx.shape[0]
-        carry = (self.params, self.stats, self.opt_d, self.opt_g)
+        carry = (self.params, self.bn_stats, self.opt_d, self.opt_g)
         xs = self._put((np.asarray(idx, np.int32), np.asarray(noise, np.float32), self._adam_scalars(k)))
-        (self.params, self.stats, self.opt_d, self.opt_g), out = self._chunk(carry, self.data, *xs)
+        (self.params, self.bn_stats, self.opt_d, self.opt_g), out = self._chunk(carry, self.data, *xs)
         self.t_d += k * self.spec["d_steps"]
         self.t_g += k * self.spec["g_steps"]
         return out
@@ -209,16 +209,16 @@ class Engine:
         return self.forward_g(z, training=False)
 
     def forward_g(self, z: np.ndarray, training: bool) -> np.ndarray:
-        out, stats = self._g_fwd(self.params["G"], self.stats, self._put(np.asarray(z, np.float32)), bool(training))
+        out, bn_stats = self._g_fwd(self.params["G"], self.bn_stats, self._put(np.asarray(z, np.float32)), bool(training))
         if training:
-            self.stats = stats
+            self.bn_stats = bn_stats
         return np.asarray(out)
 
     def forward_d(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Logits for model-range float inputs in canonical layout."""
-        out, stats = self._d_fwd(self.params["D"], self.stats, self._put(np.asarray(x, np.float32)), bool(training))
+        out, bn_stats = self._d_fwd(self.params["D"], self.bn_stats, self._put(np.asarray(x, np.float32)), bool(training))
         if training:
-            self.stats = stats
+            self.bn_stats = bn_stats
         return np.asarray(out)
 
     def optimizer_steps(self) -> tuple[int, int]:
@@ -252,7 +252,7 @@ class Engine:
         self.t_d, self.t_g = int(state["d/step"]), int(state["g/step"])
 
     def synchronize(self) -> None:
-        jax.block_until_ready((self.params, self.stats))
+        jax.block_until_ready((self.params, self.bn_stats))
 
     def peak_device_mb(self):
         if self.dev.platform == "cpu":

@@ -3,10 +3,10 @@
 The canonical layout is JAX's natural one (dense ``(in, out)``, conv HWIO, NHWC feature maps), so
 states load without transposition. ``build(spec)`` returns ``(g_apply, d_apply)``:
 
-    g_apply(g_params, stats, z, train) -> (images, stats)
-    d_apply(d_params, stats, x, train) -> (logits [B], stats)
+    g_apply(g_params, bn_stats, z, train) -> (images, bn_stats)
+    d_apply(d_params, bn_stats, x, train) -> (logits [B], bn_stats)
 
-``stats`` holds every BN running statistic (``*/moving_mean``, ``*/moving_var``); a train-mode
+``bn_stats`` holds every BN running statistic (``*/moving_mean``, ``*/moving_var``); a train-mode
 forward returns it advanced, an inference-mode forward returns it unchanged. To compute what the
 PyTorch twin computes:
 
@@ -28,25 +28,25 @@ from ganbench.runkit import bn_batch_inference, conv_pads, dcgan_dims, dcgan_lay
 DN = ("NHWC", "HWIO", "NHWC")
 
 
-def batch_norm(x, params, stats, prefix: str, train: bool, momentum: float, eps: float,
+def batch_norm(x, params, bn_stats, prefix: str, train: bool, momentum: float, eps: float,
                batch_inference: bool = False):
-    """PyTorch-convention BN over the channel axis of NHWC ``x``; returns (y, stats). No gamma
+    """PyTorch-convention BN over the channel axis of NHWC ``x``; returns (y, bn_stats). No gamma
     unless ``params`` has one (arch.bn_scale); with ``batch_inference`` (arch.bn_inference 'batch')
-    inference normalises with the batch's own statistics too, leaving ``stats`` unchanged."""
+    inference normalises with the batch's own statistics too, leaving ``bn_stats`` unchanged."""
     gamma, beta = params.get(f"{prefix}/gamma", 1.0), params[f"{prefix}/beta"]
     if train or batch_inference:
         mean = jnp.mean(x, axis=(0, 1, 2))
         var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
     if train:
         n = x.shape[0] * x.shape[1] * x.shape[2]
-        stats = {**stats,
-                 f"{prefix}/moving_mean": stats[f"{prefix}/moving_mean"] * (1.0 - momentum) + mean * momentum,
-                 f"{prefix}/moving_var": stats[f"{prefix}/moving_var"] * (1.0 - momentum)
+        bn_stats = {**bn_stats,
+                 f"{prefix}/moving_mean": bn_stats[f"{prefix}/moving_mean"] * (1.0 - momentum) + mean * momentum,
+                 f"{prefix}/moving_var": bn_stats[f"{prefix}/moving_var"] * (1.0 - momentum)
                  + var * (n / (n - 1.0)) * momentum}
     elif not batch_inference:
-        mean, var = stats[f"{prefix}/moving_mean"], stats[f"{prefix}/moving_var"]
+        mean, var = bn_stats[f"{prefix}/moving_mean"], bn_stats[f"{prefix}/moving_var"]
     inv = lax.rsqrt(var + eps) * gamma
-    return x * inv + (beta - mean * inv), stats
+    return x * inv + (beta - mean * inv), bn_stats
 
 
 def _activation(arch: dict):
@@ -61,13 +61,13 @@ def basic(spec: dict):
     act = _activation(arch)
     out = jax.nn.sigmoid if arch["output"] == "sigmoid" else jnp.tanh
 
-    def g_apply(p, stats, z, train):
+    def g_apply(p, bn_stats, z, train):
         h = act(z @ p["G/fc1/kernel"] + p["G/fc1/bias"])
-        return out(h @ p["G/fc2/kernel"] + p["G/fc2/bias"]), stats
+        return out(h @ p["G/fc2/kernel"] + p["G/fc2/bias"]), bn_stats
 
-    def d_apply(p, stats, x, train):
+    def d_apply(p, bn_stats, x, train):
         h = act(x @ p["D/fc1/kernel"] + p["D/fc1/bias"])
-        return (h @ p["D/fc2/kernel"] + p["D/fc2/bias"])[:, 0], stats
+        return (h @ p["D/fc2/kernel"] + p["D/fc2/bias"])[:, 0], bn_stats
 
     return g_apply, d_apply
 
@@ -114,35 +114,35 @@ def dcgan(spec: dict):
     def lax_conv(x, kernel):
         return lax.conv_general_dilated(x, kernel, (2, 2), conv_pad, dimension_numbers=DN)
 
-    def bn_or_bias(h, p, stats, bn: str, bias: str, train):
+    def bn_or_bias(h, p, bn_stats, bn: str, bias: str, train):
         """Batch norm where the DCGAN has it, else the layer's own bias."""
         if has_bn:
-            return batch_norm(h, p, stats, bn, train, mom, eps, batch_inference)
-        return h + p[bias], stats
+            return batch_norm(h, p, bn_stats, bn, train, mom, eps, batch_inference)
+        return h + p[bias], bn_stats
 
     def outer_bias(h, p, name):  # G's last transposed conv and D's first conv (unless outer_conv_bias is off)
         return h + p[name] if lay["outer_bias"] else h
 
-    def g_apply(p, stats, z, train):
+    def g_apply(p, bn_stats, z, train):
         h = z @ p["G/fc/kernel"]
         if not lay["projection_bn"]:
             h = h + p["G/fc/bias"]
         h = h.reshape(-1, 4, 4, c0)  # NHWC order
         if lay["projection_bn"]:
-            h, stats = batch_norm(h, p, stats, "G/bn0", train, mom, eps, batch_inference)
+            h, bn_stats = batch_norm(h, p, bn_stats, "G/bn0", train, mom, eps, batch_inference)
         h = jax.nn.relu(h)
         for i in range(1, n):
-            h, stats = bn_or_bias(deconv(h, p[f"G/deconv{i}/kernel"]), p, stats, f"G/bn{i}", f"G/deconv{i}/bias", train)
+            h, bn_stats = bn_or_bias(deconv(h, p[f"G/deconv{i}/kernel"]), p, bn_stats, f"G/bn{i}", f"G/deconv{i}/bias", train)
             h = jax.nn.relu(h)
-        return jnp.tanh(outer_bias(deconv(h, p[f"G/deconv{n}/kernel"]), p, f"G/deconv{n}/bias")), stats
+        return jnp.tanh(outer_bias(deconv(h, p[f"G/deconv{n}/kernel"]), p, f"G/deconv{n}/bias")), bn_stats
 
-    def d_apply(p, stats, x, train):
+    def d_apply(p, bn_stats, x, train):
         h = jax.nn.leaky_relu(outer_bias(conv(x, p["D/conv0/kernel"]), p, "D/conv0/bias"), slope)
         for i in range(1, n):
-            h, stats = bn_or_bias(conv(h, p[f"D/conv{i}/kernel"]), p, stats, f"D/bn{i}", f"D/conv{i}/bias", train)
+            h, bn_stats = bn_or_bias(conv(h, p[f"D/conv{i}/kernel"]), p, bn_stats, f"D/bn{i}", f"D/conv{i}/bias", train)
             h = jax.nn.leaky_relu(h, slope)
         h = h.reshape(h.shape[0], -1)  # NHWC flatten
-        return (h @ p["D/fc/kernel"] + p["D/fc/bias"])[:, 0], stats
+        return (h @ p["D/fc/kernel"] + p["D/fc/bias"])[:, 0], bn_stats
 
     g_apply.ops = d_apply.ops = {"conv": conv, "deconv": deconv, "lax_conv": lax_conv, "lax_deconv": lax_deconv}
     return g_apply, d_apply

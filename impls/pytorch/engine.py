@@ -144,8 +144,8 @@ class Engine:
             z = noise[runkit.d_noise_index(s, j)]
             with torch.no_grad():
                 fake = G(z)  # train-mode BN: batch stats, G's running stats advance
-            lr_, lf_ = D(x), D(fake)
-            loss_d, mean_d = self._d_loss(lr_, lf_)
+            logits_real, logits_fake = D(x), D(fake)
+            loss_d, mean_d = self._d_loss(logits_real, logits_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
@@ -160,7 +160,7 @@ class Engine:
         finally:
             self.D.requires_grad_(True)
         return torch.stack([mean_d.detach(), mean_g.detach(),
-                            torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()])
+                            torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()])
 
     # ------------------------------------------------------------ whole-step capture (spec.compile)
     def _capture(self):
@@ -205,8 +205,8 @@ class Engine:
             z = noise[runkit.d_noise_index(s, j)]
             with torch.no_grad():
                 fake = G(z)
-            lr_, lf_ = D(x), D(fake)
-            loss_d, mean_d = self._d_loss(lr_, lf_)
+            logits_real, logits_fake = D(x), D(fake)
+            loss_d, mean_d = self._d_loss(logits_real, logits_fake)
             grads = torch.autograd.grad(loss_d, self._d_params)
             captured_update(self._d_params, grads, d_m, d_v, od["beta1"], od["beta2"], od["eps"],
                             scal[j, 0], scal[j, 1])
@@ -218,7 +218,7 @@ class Engine:
             captured_update(self._g_params, grads, g_m, g_v, og["beta1"], og["beta2"], og["eps"],
                             scal[nd + k, 0], scal[nd + k, 1])
         return torch.stack([mean_d.detach(), mean_g.detach(),
-                            torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()])
+                            torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()])
 
     def _adam_scalars(self, k: int) -> np.ndarray:
         """float32 [k, d_steps + g_steps, 2]: the bias-correction scalars of the next k iterations."""

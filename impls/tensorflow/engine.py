@@ -150,16 +150,16 @@ class Engine:
             z = noise[runkit.d_noise_index(s, j)]
             fake = tf.stop_gradient(G(z, training=True))  # batch stats; G's running stats advance
             with tf.GradientTape() as tape:
-                lr_ = D(x, training=True)
-                lf_ = D(fake, training=True)
-                loss_d, mean_d = self._d_loss(lr_, lf_)
+                logits_real = D(x, training=True)
+                logits_fake = D(fake, training=True)
+                loss_d, mean_d = self._d_loss(logits_real, logits_fake)
             self.opt_d.apply(tape.gradient(loss_d, D.train_vars), D.train_vars)
         for k in range(s["g_steps"]):
             z = noise[runkit.g_noise_index(s, k)]
             with tf.GradientTape() as tape:
                 loss_g, mean_g = self._g_loss(D(G(z, training=True), training=True))
             self.opt_g.apply(tape.gradient(loss_g, self.g_step_vars), self.g_step_vars)
-        return tf.stack([mean_d, mean_g, tf.reduce_mean(tf.sigmoid(lr_)), tf.reduce_mean(tf.sigmoid(lf_))])
+        return tf.stack([mean_d, mean_g, tf.reduce_mean(tf.sigmoid(logits_real)), tf.reduce_mean(tf.sigmoid(logits_fake))])
 
     def _chunk(self, idx, noise):
         k = tf.shape(idx)[0]

@@ -102,7 +102,7 @@ STEP_MODEL_KW = {
 }
 
 
-# The source recipes (DESIGN.md "Source recipes") at twin-test size: the knobs that reach the engines
+# The source recipes (config/recipes.yaml) at twin-test size: the knobs that reach the engines
 _ADAM = lambda lr, b1: {"d": {"lr": lr, "beta1": b1, "beta2": 0.999, "eps": 1e-8},
                         "g": {"lr": lr, "beta1": b1, "beta2": 0.999, "eps": 1e-8}}
 RECIPES = {

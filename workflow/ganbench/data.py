@@ -154,10 +154,6 @@ def idx_files(directory: Path, dataset: str = "mnist") -> dict[str, Path]:
     return files
 
 
-def load_idx_dir(directory: Path, dataset: str = "mnist") -> dict[str, np.ndarray]:
-    return {key: read_idx(path) for key, path in idx_files(directory, dataset).items()}
-
-
 def pureml_zarr_path() -> Path:
     try:
         import pureml  # noqa: F401  (only to locate the package)

@@ -1,7 +1,6 @@
 """The source claims the report gives a verdict on, as data fixed before any run.
 
-Every observation is judged in the recipe of the source that made the claim (DESIGN.md,
-"Source recipes"). An *arm* is ``(recipe, deviations)``: a run belongs to the arm when
+Every observation is judged in the recipe of the source that made the claim (config/recipes.yaml). An *arm* is ``(recipe, deviations)``: a run belongs to the arm when
 ``run.recipe == recipe`` and ``json.loads(run.deviations) == deviations`` exactly.
 
 Each observation fixes, before data:
@@ -89,7 +88,7 @@ RECIPE_MODELS: dict[str, str] = {
     "dcgan_blog": "dcgan",
 }
 
-# Sources, named as DESIGN.md's recipe table names them.
+# Sources, named as config/recipes.yaml's `source:` keys name them.
 BASIC_POST = "BasicGAN MNIST post"
 VANILLA_POST = "vanilla GAN MNIST post"
 NOTEBOOK = "MNIST GAN notebook"

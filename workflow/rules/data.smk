@@ -19,11 +19,11 @@ rule dataset:
         # shell-quoted). Snakemake reruns a rule whose command text changes (rerun trigger "code"); the
         # dataset is an ancient() input of train, evaluate and benchmark, so a rebuilt file (identical:
         # checksummed) reruns nothing downstream.
-        idx_dir=dataset_rule_args(config),
+        source_args=dataset_rule_args(config),
     shell:
         # On failure the builder's one-line error (e.g. "apt-get install dataset-fashion-mnist")
         # is shown in snakemake's own output, not only in the log.
-        "python -m ganbench.data --dataset {params.dataset:q} {params.idx_dir} --out {output:q} > {log:q} 2>&1"
+        "python -m ganbench.data --dataset {params.dataset:q} {params.source_args} --out {output:q} > {log:q} 2>&1"
         " || {{ cat {log:q} >&2; exit 1; }}"
 
 

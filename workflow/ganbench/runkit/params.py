@@ -49,9 +49,6 @@ from pathlib import Path
 
 import numpy as np
 
-BN_SUFFIXES = ("gamma", "beta", "moving_mean", "moving_var")
-
-
 @dataclass(frozen=True)
 class ParamSpec:
     name: str  # canonical name, e.g. "G/deconv1/kernel"

@@ -56,7 +56,6 @@ MAX_FID_BY_DATASET: dict[str, dict[tuple[str, int], float]] = {
     "fashion_mnist": _pixel_thresholds(round(MAX_FID_28 * FASHION_TO_MNIST)),
     "celeba": {("basic", 64): MAX_FID_CELEBA, ("dcgan", 64): MAX_FID_CELEBA, ("dcgan", 32): MAX_FID_CELEBA},
 }
-MAX_FID = MAX_FID_BY_DATASET["mnist"]
 # datasets whose evaluator counts classes (the guard's collapse check); CelebA has none
 CLASSES_BY_DATASET = {"mnist": MIN_CLASSES, "fashion_mnist": MIN_CLASSES, "celeba": None}
 

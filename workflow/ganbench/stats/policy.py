@@ -16,7 +16,6 @@ REPRODUCED, WEAKER, NOT_REPRODUCED, INCONCLUSIVE = ("reproduced", "weaker than c
 # states of an endpoint that carry no evidence (no test was run), and their rule codes
 STATE_RULE = {"not measured": "N", "arm missing": "A", "not trained": "G", "premise not met": "P",
               "too few seeds": "S"}
-NO_EVIDENCE = tuple(STATE_RULE)
 NO_EVIDENCE_RULES = tuple(STATE_RULE.values())
 
 # Premises: an endpoint that measures the prevention of an event says nothing when the event
