@@ -89,3 +89,50 @@ def test_invalid_yaml(tmp_path):
     (folder / "manifest.yaml").write_text("name: [unclosed")
     with pytest.raises(ContractError, match="impls/bad: manifest.yaml is not valid YAML"):
         discover_impls(tmp_path)
+
+
+def test_an_engine_lacking_a_contract_member_is_named_at_discovery(tmp_path):
+    """The manifest's engine class is read from its source (no framework import) against
+    runkit.engine_contract.Engine: a removed member, an attribute never set, a missing class or
+    module are each named with the folder."""
+    from ganbench.runkit import engine_contract
+
+    source = (REPO / "impls" / "pytorch" / "engine.py").read_text()
+    for folder, edit, expected in (
+        ("no_fetch", lambda s: s.replace("def fetch(", "def fetch_renamed("), "lacks fetch of the engine contract"),
+        ("no_device", lambda s: s.replace("self.device = ", "self.where = "), "lacks device of the engine contract"),
+        ("two_gone", lambda s: s.replace("def synchronize(", "def sync(").replace("def generate(", "def gen("),
+         "lacks generate, synchronize of"),
+    ):
+        impl = make_impl(tmp_path / folder, folder, engine="engine:Engine")
+        (impl / "engine.py").write_text(edit(source))
+        with pytest.raises(ContractError, match=f"impls/{folder}: engine.py class Engine: the engine {expected}"):
+            discover_impls(tmp_path / folder)
+    impl = make_impl(tmp_path / "whole", "whole", engine="engine:Engine")
+    (impl / "engine.py").write_text(source)
+    assert discover_impls(tmp_path / "whole")["whole"].engine == "engine:Engine"
+    for ref, expected in (("engine:Motor", "defines no class 'Motor'"), ("motor:Engine", "motor.py named by"),
+                          ("engine", "is not 'module:Class'")):
+        (tmp_path / "whole" / "whole" / "manifest.yaml").write_text(yaml.safe_dump(
+            {"name": "whole", "framework": "numpy", "entry": "train.py", "models": ["basic"], "engine": ref}))
+        with pytest.raises(ContractError, match=expected):
+            discover_impls(tmp_path / "whole")
+    # the shipped engines have every member, the twin tests' ones too
+    for fw in ("pytorch", "tensorflow", "jax"):
+        assert discover_impls(REPO / "impls")[fw].engine == "engine:Engine"
+        assert not engine_contract.static_missing(REPO / "impls" / fw / "engine.py", "Engine",
+                                                  engine_contract.members(engine_contract.TwinEngine))
+
+
+def test_a_built_engine_lacking_a_member_stops_the_run_with_its_name():
+    from ganbench.runkit import engine_contract
+
+    class Partial:
+        framework = framework_version = device = "x"
+
+        def load_state(self, state): ...
+
+    with pytest.raises(TypeError, match="Partial: the engine lacks export_state, set_data, train_chunk"):
+        engine_contract.check_engine(Partial())
+    with pytest.raises(TypeError, match="lacks export_state"):
+        engine_contract.check_engine_class(Partial)

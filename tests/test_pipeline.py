@@ -1,6 +1,7 @@
 """The real Snakemake pipeline: dry-runs of the study grid and the smoke study end to end."""
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -61,19 +62,28 @@ def test_dry_run_lists_every_run_of_the_study(tmp_path):
     assert "-s3/samples.npz" not in out
 
 
-def test_broken_impl_folder_fails_at_dag_construction(tmp_path):
+@pytest.mark.parametrize("broken", ["manifest", "engine"])
+def test_broken_impl_folder_fails_at_dag_construction(tmp_path, broken):
     impls = tmp_path / "impls"
     impls.mkdir()
     for name in ("pytorch", "tensorflow"):
         os.symlink(REPO / "impls" / name, impls / name)
-    (impls / "myjax").mkdir()
-    (impls / "myjax" / "train.py").write_text("")
-    # a folder with a manifest that breaks the contract (one without a manifest is skipped)
-    (impls / "myjax" / "manifest.yaml").write_text("name: myjax\nframework: jax\nentry: train.py\n")
+    if broken == "manifest":  # a manifest that breaks the contract (a folder without one is skipped)
+        (impls / "myjax").mkdir()
+        (impls / "myjax" / "train.py").write_text("")
+        (impls / "myjax" / "manifest.yaml").write_text("name: myjax\nframework: jax\nentry: train.py\n")
+        expected = "impls/myjax: manifest.yaml lacks key(s) models"
+    else:  # the PyTorch impl copied with one engine member removed
+        shutil.copytree(REPO / "impls" / "pytorch", impls / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
+        manifest = impls / "mytorch" / "manifest.yaml"
+        manifest.write_text(manifest.read_text().replace("name: pytorch", "name: mytorch"))
+        engine = impls / "mytorch" / "engine.py"
+        engine.write_text(engine.read_text().replace("def fetch(", "def fetch_renamed("))
+        expected = "impls/mytorch: engine.py class Engine: the engine lacks fetch of the engine contract"
     config = write_config(tmp_path, "c.yaml", impls_dir=str(impls))
     proc = snakemake(tmp_path, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0
-    assert "impls/myjax: manifest.yaml lacks key(s) models" in proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

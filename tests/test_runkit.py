@@ -425,6 +425,8 @@ class _FakeEngine:
     def set_data(self, images): self.n = len(images)
     def synchronize(self): pass
     def peak_device_mb(self): return None
+    def optimizer_state(self, native=False): return {}
+    def load_optimizer_state(self, state): pass
 
     def train_chunk(self, idx, noise):
         self.calls.append(len(idx))
@@ -604,7 +606,9 @@ def test_divergence_contract_with_a_fake_nan(tmp_path, monkeypatch, nan_at, medi
     s = spec(steps=30, log_every=10, batch_size=8, eval_samples=20, grid_size=16, probe_size=8,
              curve_fractions=[0.5])
     assert rloop.chunk_ends(s) == [1, 10, 15, 20, 30]
-    runkit.run_training(s, data, tmp_path / "out", lambda sp, seed: _ProbeEngine(sp, seed))
+    from ganbench.runkit.faults import with_faults
+
+    runkit.run_training(s, data, tmp_path / "out", with_faults(lambda sp, seed: _ProbeEngine(sp, seed)))
     out = tmp_path / "out"
     status = json.loads((out / "status.json").read_text())
     timing = json.loads((out / "timing.json").read_text())
@@ -693,3 +697,24 @@ def test_batch_statistics_inference_runs_in_full_batches_of_batch_size():
     x = np.zeros((EVAL_BATCH + 3, 1))
     assert len(np.concatenate(in_inference_batches(centred, x, running))) == EVAL_BATCH + 3
     assert calls == [EVAL_BATCH, 3]
+
+
+def test_adam_scalars_of_a_chunk_count_each_optimisers_own_steps():
+    """chunk_bias_scalars: [k, d_steps + g_steps, 2] of (-lr / (1 - b1^t), sqrt(1 - b2^t)), D's updates
+    first; D at its own step count, G at its own (a 1:2 schedule: G takes two per iteration)."""
+    s = runkit.validate_spec({**EXAMPLE, "d_steps": 1, "g_steps": 2,
+                              "optim": {"d": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.99},
+                                        "g": {"lr": 2e-4, "beta1": 0.9, "beta2": 0.999}}})
+    sc = runkit.chunk_bias_scalars(s, 3, 6, 2)
+    assert sc.shape == (2, 3, 2) and sc.dtype == np.float32
+    expect_d = [(-1e-3 / (1 - 0.5**t), (1 - 0.99**t) ** 0.5) for t in (4, 5)]
+    expect_g = [(-2e-4 / (1 - 0.9**t), (1 - 0.999**t) ** 0.5) for t in (7, 8, 9, 10)]
+    np.testing.assert_allclose(sc[:, 0], expect_d, rtol=1e-7)
+    np.testing.assert_allclose(sc[:, 1:].reshape(4, 2), expect_g, rtol=1e-7)
+
+
+def test_device_resolution_is_one_policy_for_every_framework():
+    assert [runkit.resolve_device(r, gpu, "X") for r in ("auto", "cpu", "cuda") for gpu in (False, True)
+            if (r, gpu) != ("cuda", False)] == ["cpu", "cuda", "cpu", "cpu", "cuda"]
+    with pytest.raises(RuntimeError, match="spec.device is 'cuda' but JAX sees no GPU"):
+        runkit.resolve_device("cuda", False, "JAX")

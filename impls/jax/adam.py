@@ -5,7 +5,7 @@ bias-corrected sqrt(v)), as pure functions over pytrees of float32 arrays.
     p += (-lr / (1 - b1^t)) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps))
 
 The step-dependent scalars ``neg_step = -lr / (1 - b1^t)`` and ``bc2_sqrt = sqrt(1 - b2^t)``
-are computed in float64 on the host (:func:`bias_scalars`, as PyTorch's PaperAdam does) and
+are computed in float64 on the host (runkit.adam_scalars, as PyTorch's PaperAdam does) and
 enter the traced step as float32 inputs, so one compiled step serves every t. b1, b2, 1-b1,
 1-b2 and eps are Python floats, i.e. float32 constants in the graph, as in PyTorch's kernels.
 """
@@ -30,9 +30,3 @@ def update(params, grads, state, hyper: dict, neg_step, bc2_sqrt):
     params = jax.tree_util.tree_map(
         lambda p, m, v: p + neg_step * (m / (jnp.sqrt(v) / bc2_sqrt + eps)), params, m, v)
     return params, {"m": m, "v": v}
-
-
-def bias_scalars(lr: float, beta1: float, beta2: float, first_step: int, n: int) -> np.ndarray:
-    """float64 ``[n, 2]``: (-lr / (1 - b1^t), sqrt(1 - b2^t)) for t = first_step .. first_step + n - 1."""
-    return np.array([(-lr / (1.0 - beta1**t), (1.0 - beta2**t) ** 0.5)
-                     for t in range(first_step, first_step + n)], np.float64).reshape(n, 2)

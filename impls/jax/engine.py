@@ -38,15 +38,12 @@ jax.config.update("jax_default_matmul_precision", "highest")  # full float32 (no
 
 
 def _resolve_device(name: str):
-    if name == "cpu":
-        return jax.devices("cpu")[0]
     try:
         gpus = jax.devices("gpu")
-    except RuntimeError:
+    except RuntimeError:  # no GPU backend at all
         gpus = []
-    if name == "cuda" and not gpus:
-        raise RuntimeError("spec.device is 'cuda' but JAX sees no GPU (install jax[cuda], see README)")
-    return gpus[0] if gpus else jax.devices("cpu")[0]
+    kind = runkit.resolve_device(name, bool(gpus), "JAX")
+    return gpus[0] if kind == "cuda" else jax.devices("cpu")[0]
 
 
 def softplus(x):
@@ -182,20 +179,10 @@ class Engine:
     def _chunk_fn(self, carry, data, idx, noise, scal):
         return lax.scan(lambda c, xs: self._iteration(c, xs, data), carry, (idx, noise, scal))
 
-    def _adam_scalars(self, k: int) -> np.ndarray:
-        """float32 [k, d_steps + g_steps, 2]: the bias-correction scalars of the next k iterations."""
-        s = self.spec
-        rows = []
-        for tag, t0, per_iter in (("d", self.t_d, s["d_steps"]), ("g", self.t_g, s["g_steps"])):
-            o = s["optim"][tag]
-            sc = adam.bias_scalars(o["lr"], o["beta1"], o["beta2"], t0 + 1, k * per_iter)
-            rows.append(sc.reshape(k, per_iter, 2))
-        return np.concatenate(rows, axis=1).astype(np.float32)
-
     def train_chunk(self, idx: np.ndarray, noise: np.ndarray):
         k = idx.shape[0]
         carry = (self.params, self.bn_stats, self.opt_d, self.opt_g)
-        xs = self._put((np.asarray(idx, np.int32), np.asarray(noise, np.float32), self._adam_scalars(k)))
+        xs = self._put((np.asarray(idx, np.int32), np.asarray(noise, np.float32), runkit.chunk_bias_scalars(self.spec, self.t_d, self.t_g, k)))
         (self.params, self.bn_stats, self.opt_d, self.opt_g), out = self._chunk(carry, self.data, *xs)
         self.t_d += k * self.spec["d_steps"]
         self.t_g += k * self.spec["g_steps"]

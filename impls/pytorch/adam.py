@@ -58,18 +58,12 @@ class PaperAdam(torch.optim.Optimizer):
                     st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
-def bias_scalars(lr: float, beta1: float, beta2: float, first_step: int, n: int):
-    """``(-lr / (1 - b1^t), sqrt(1 - b2^t))`` for steps t = first_step .. first_step + n - 1, from
-    float64 on the host like :meth:`PaperAdam.step` (which hands them to float32 kernels)."""
-    return [(-lr / (1.0 - beta1**t), (1.0 - beta2**t) ** 0.5) for t in range(first_step, first_step + n)]
-
-
 @torch.no_grad()
 def captured_update(params, grads, ms, vs, beta1: float, beta2: float, eps: float,
                     neg_step: torch.Tensor, bc2_sqrt: torch.Tensor) -> None:
     """PaperAdam's update as plain tensor ops, for a whole-step ``torch.compile`` graph: the same
     expression as :meth:`PaperAdam.step`, with the step-dependent scalars ``neg_step = -lr / bc1``
-    and ``bc2_sqrt`` passed in as 0-dim float32 tensors (computed by :func:`bias_scalars`), so
+    and ``bc2_sqrt`` passed in as 0-dim float32 tensors (computed by runkit.chunk_bias_scalars), so
     the graph does not depend on the step count; the caller keeps the step count."""
     torch._foreach_mul_(ms, beta1)
     torch._foreach_add_(ms, grads, alpha=1.0 - beta1)

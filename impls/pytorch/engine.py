@@ -18,19 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from ganbench import runkit
-from adam import PaperAdam, bias_scalars, captured_update
+from adam import PaperAdam, captured_update
 from linear import use_onednn
 from models import build, canonical_tensors, from_torch_layout, to_torch_layout
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("spec.device is 'cuda' but torch sees no GPU")
-        return torch.device("cuda")
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Engine:
@@ -39,7 +29,7 @@ class Engine:
 
     def __init__(self, spec: dict, framework_seed: int, device: str | None = None):
         self.spec = spec
-        self.dev = _resolve_device(device or spec["device"])
+        self.dev = torch.device(runkit.resolve_device(device or spec["device"], torch.cuda.is_available(), "PyTorch"))
         threads = runkit.thread_count(spec)
         if threads:
             torch.set_num_threads(threads)
@@ -220,20 +210,8 @@ class Engine:
         return torch.stack([mean_d.detach(), mean_g.detach(),
                             torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()])
 
-    def _adam_scalars(self, k: int) -> np.ndarray:
-        """float32 [k, d_steps + g_steps, 2]: the bias-correction scalars of the next k iterations."""
-        s = self.spec
-        rows = []
-        for opt, per_iter in ((self.opt_d, s["d_steps"]), (self.opt_g, s["g_steps"])):
-            t0 = self.opt_d.state[self._d_params[0]]["step"] if opt is self.opt_d \
-                else self.opt_g.state[self._g_params[0]]["step"]
-            o = s["optim"]["d" if opt is self.opt_d else "g"]
-            sc = bias_scalars(o["lr"], o["beta1"], o["beta2"], t0 + 1, k * per_iter)
-            rows.append(np.asarray(sc, np.float64).reshape(k, per_iter, 2))
-        return np.concatenate(rows, axis=1).astype(np.float32)
-
     def _train_chunk_captured(self, idx_t, noise_t, k: int) -> torch.Tensor:
-        scal = torch.from_numpy(self._adam_scalars(k)).to(self.dev, non_blocking=True)
+        scal = torch.from_numpy(runkit.chunk_bias_scalars(self.spec, *self.optimizer_steps(), k)).to(self.dev, non_blocking=True)
         d_m, d_v = self._moments(self.opt_d, self._d_params)
         g_m, g_v = self._moments(self.opt_g, self._g_params)
         if self._cuda_graphs:

@@ -27,9 +27,7 @@ def _configure(spec: dict, device: str) -> str:
     """Process-wide TF settings (threads, devices, determinism); returns the device string."""
     global _CONFIGURED
     gpus = tf.config.list_physical_devices("GPU")
-    if device == "cuda" and not gpus:
-        raise RuntimeError("spec.device is 'cuda' but TensorFlow sees no GPU")
-    use_gpu = bool(gpus) and device != "cpu"
+    use_gpu = runkit.resolve_device(device, bool(gpus), "TensorFlow") == "cuda"
     if not _CONFIGURED:
         threads = runkit.thread_count(spec)
         if threads:

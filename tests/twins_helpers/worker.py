@@ -35,7 +35,7 @@ def _native_names(eng) -> list[str]:
         return [f"{tag}.{n}" for tag, net in (("G", eng.G), ("D", eng.D))
                 for n, _ in list(net.named_parameters()) + list(net.named_buffers())]
     if eng.framework == "jax":  # the params pytree's keys (canonical names) and the BN statistics
-        return [n for net in ("G", "D") for n in eng.params[net]] + list(eng.stats)
+        return [n for net in ("G", "D") for n in eng.params[net]] + list(eng.bn_stats)
     return [v.name for net in (eng.G, eng.D) for v in net.variables]
 
 
@@ -48,13 +48,14 @@ def _adam(framework: str, arrays: dict) -> dict:
     steps = grads[0].shape[0]
     if framework == "jax":
         import jax
+        from ganbench.runkit import bias_scalars
         import adam as jax_adam
         hyper = {"beta1": b1, "beta2": b2, "eps": eps}
         step = jax.jit(lambda ps, gs, st, sc: jax_adam.update(ps, gs, st, hyper, sc[0], sc[1]))
         ps = [jax.numpy.asarray(p) for p in p0]
         st = jax_adam.init(ps)
         for t in range(steps):
-            sc = jax_adam.bias_scalars(lr, b1, b2, t + 1, 1)[0].astype(np.float32)
+            sc = bias_scalars(lr, b1, b2, t + 1, 1)[0].astype(np.float32)
             ps, st = step(ps, [g[t] for g in grads], st, sc)
         return {f"p_{i}": np.asarray(p) for i, p in enumerate(ps)}
     from adam import PaperAdam

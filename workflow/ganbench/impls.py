@@ -3,7 +3,9 @@
 A folder is an implementation when it holds ``manifest.yaml``; a folder without
 one (notes, shared helpers, a half-done impl) is skipped with a note. A folder
 whose manifest breaks the contract is an error naming the folder and what is
-wrong. See ``impls/README.md``.
+wrong; so is an engine (the manifest's ``engine: module:Class``) that lacks a member
+of the engine contract (ganbench.runkit.engine_contract, read from its source: no
+framework is imported here). See ``impls/README.md``.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from ganbench.runkit import engine_contract
 
 MANIFEST = "manifest.yaml"
 KNOWN_MODELS = ("basic", "dcgan")
@@ -28,6 +32,7 @@ class Impl:
     entry: Path
     models: tuple[str, ...]
     dir: Path
+    engine: str | None = None  # "module:Class" of the engine runkit's driver runs, when the manifest names it
 
 
 def _fail(folder: Path, problem: str) -> ContractError:
@@ -62,13 +67,35 @@ def load_manifest(folder: Path) -> Impl:
     unknown = [m for m in models if m not in KNOWN_MODELS]
     if unknown:
         raise _fail(folder, f"unknown model(s) {unknown} in 'models'; known: {list(KNOWN_MODELS)}")
+    engine = manifest.get("engine")
+    if engine is not None:
+        check_engine_source(folder, engine)
     return Impl(
         name=folder.name,
         framework=str(manifest["framework"]),
         entry=entry,
         models=tuple(models),
         dir=folder,
+        engine=None if engine is None else str(engine),
     )
+
+
+def check_engine_source(folder: Path, ref: str) -> None:
+    """The manifest's ``engine: module:Class`` exists and its class has every member of the engine
+    contract (read from the source, not imported); else a ContractError naming folder and member."""
+    try:
+        module_file, cls = engine_contract.parse_ref(ref)
+    except ValueError as exc:
+        raise _fail(folder, f"{MANIFEST}: {exc}") from None
+    path = folder / module_file
+    if not path.is_file():
+        raise _fail(folder, f"engine module {module_file} named by 'engine: {ref}' in {MANIFEST} does not exist")
+    try:
+        lacking = engine_contract.static_missing(path, cls)
+    except ValueError as exc:
+        raise _fail(folder, f"'engine: {ref}': {exc}") from None
+    if lacking:
+        raise ContractError(engine_contract.contract_message(f"impls/{folder.name}: {module_file} class {cls}", lacking))
 
 
 def discover_impls(impls_dir: Path, notes: list[str] | None = None) -> dict[str, Impl]:

@@ -5,7 +5,8 @@ spec (load_spec), streams (the run's random streams), data (preparation,
 minibatches, noise), params (canonical layout and initialisers), outputs
 (contract writers), loop (the training driver), cli (the entry-point CLI).
 """
-from .cli import deterministic_requested, parse_args, quiet_frameworks, run_entry
+from .adam_scalars import bias_scalars, chunk_bias_scalars
+from .cli import deterministic_requested, parse_args, quiet_frameworks, resolve_device, run_entry
 from .data import (SCALE, BatchSampler, ChunkPlanner, d_noise_index, g_noise_index, load_train_images,
                    noise_batches_per_iteration, output_kind, prepare_images, sample_noise, to_uint8)
 from .loop import check_finite, run_training, thread_count

@@ -31,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import shutil
 import sys
 from pathlib import Path
@@ -90,15 +91,13 @@ class Checkpointer:
         self.out = Path(out_dir)
         self.every = checkpoint_every(spec)
         self.dir = checkpoint_dir(spec, out_dir, folder) if self.every > 0 else None
-        if self.dir is not None and not (hasattr(engine, "optimizer_state") and hasattr(engine, "load_optimizer_state")):
-            log(f"engine {type(engine).__name__} lacks optimizer_state/load_optimizer_state: checkpoints off")
-            self.dir = None
         self.engine = engine
         self.path = self.dir / FILE if self.dir is not None else None
         self.key = None
         if self.path is not None:
             self.key = {"format": FORMAT, "spec_sha256": spec_sha256(spec), "data_sha256": file_sha256(data_path)}
         self.written: dict[str, str] = {}  # out-relative path -> sha256 of outputs written during training
+        self.kill_at = kill_step()
 
     @property
     def enabled(self) -> bool:
@@ -107,6 +106,12 @@ class Checkpointer:
     def due(self, last_saved: int, end: int) -> bool:
         """Save after the chunk ending at ``end``: a multiple of ``every`` was crossed, not the last step."""
         return self.enabled and end < self.spec["steps"] and end // self.every > last_saved // self.every
+
+    def chunk_done(self, start: int, end: int) -> None:
+        """The chunk (start, end] and its outputs are complete. Tests only (GANBENCH_TEST_KILL_AT_STEP=N,
+        N in the chunk): a hard kill here, no clean-up, the crash a checkpoint is there to survive."""
+        if self.kill_at is not None and start < self.kill_at <= end:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def record_output(self, path: Path) -> None:
         """Remember an output written during training (a checkpoint needs it on disk to resume)."""

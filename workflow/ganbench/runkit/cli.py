@@ -22,6 +22,17 @@ def quiet_frameworks() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def resolve_device(requested: str, gpu_available: bool, framework: str) -> str:
+    """The device a run uses, "cpu" or "cuda", from ``spec.device`` (auto | cpu | cuda) and whether
+    the framework sees a GPU; "cuda" with none seen is an error that says what to install."""
+    if requested == "cpu":
+        return "cpu"
+    if requested == "cuda" and not gpu_available:
+        raise RuntimeError(f"spec.device is 'cuda' but {framework} sees no GPU (install its CUDA build: "
+                           f"README, GPU section)")
+    return "cuda" if gpu_available else "cpu"
+
+
 def deterministic_requested(device_type: str) -> bool:
     """Deterministic kernels: always on CPU; on GPU only with GANBENCH_DETERMINISTIC=1."""
     if device_type == "cpu":
@@ -39,6 +50,8 @@ def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -
 
     from .loop import run_training
     from .data import DataFileError
+    from .engine_contract import check_engine_class
+    from .faults import with_faults
     from .spec import SpecError, load_spec
 
     args = parse_args(argv, description=f"Train one ganbench run with {framework}.")
@@ -49,7 +62,10 @@ def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -
         return 2
     quiet_frameworks()
     try:
-        return run_training(spec, args.data, args.out, load_engine(), t0=t0, checkpoint_dir=args.checkpoint_dir)
+        engine_cls = load_engine()
+        check_engine_class(engine_cls, f"{framework} engine {engine_cls.__module__}.{engine_cls.__qualname__}")
+        return run_training(spec, args.data, args.out, with_faults(engine_cls), t0=t0,
+                            checkpoint_dir=args.checkpoint_dir)
     except DataFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -1,26 +1,9 @@
 """The framework-neutral training driver every impl's ``train.py`` calls.
 
-An impl supplies an *engine* (a class built as ``Engine(spec, framework_seed)``)
-with this interface; everything else (streams, data, chunking, timing, logging,
-divergence, outputs) happens here, identically for every framework.
-
-``framework``, ``framework_version``, ``device``  strings for timing.json
-``load_state(state)``        canonical state dict (runkit.params) -> model
-``export_state()``           model -> canonical state dict (numpy float32)
-``set_data(images_uint8)``   the prepared uint8 training set, kept on the device
-``train_chunk(idx, noise)``  run ``len(idx)`` iterations; ``idx`` int64
-                             ``[K, d_steps, B]``, ``noise`` float32 ``[K, n_noise, B, z]``;
-                             returns an opaque device handle of per-iteration stats
-``fetch(handle)``            host copy ``[K, 4]`` = d_loss, g_loss, d_real, d_fake
-                             (the only host sync of a chunk)
-``generate(z)``              G in inference mode, float32 canonical layout, numpy
-``forward_d(x, training)``   D's logits for model-range float32 inputs (canonical layout),
-                             numpy; ``training=False`` = inference mode (the log probes)
-                             (inference mode: BN with its running statistics; with
-                             ``arch.bn_inference: batch``, the batch's own statistics and
-                             the running ones left as they are)
-``synchronize()``            wait for queued device work
-``peak_device_mb()``         float, or None on CPU
+An impl supplies an *engine* (a class built as ``Engine(spec, framework_seed)``) with the
+members of :class:`ganbench.runkit.engine_contract.Engine` (checked at discovery and when it is
+built); everything else (streams, data, chunking, timing, logging, divergence, outputs) happens
+here, identically for every framework.
 
 Timing (timing.json): ``setup_s`` = process start to the first step (imports,
 data, model build, transfer); ``first_step_s`` = the first iteration alone,
@@ -52,16 +35,18 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import data as rdata
 from . import outputs, params, streams as rstreams
-from .checkpoint import Checkpointer, kill_step
+from .checkpoint import Checkpointer
+from .engine_contract import check_engine
 from .gradient_flow import GradientFlow
 from .progress import progress_bar
 from .spec import bn_batch_inference
@@ -118,15 +103,6 @@ def chunk_ends(spec: dict) -> list[int]:
     return ends
 
 
-def test_nan_step() -> int | None:
-    """GANBENCH_TEST_NAN_AT_STEP=N (tests only): report a NaN d_loss at iteration N."""
-    env = os.environ.get("GANBENCH_TEST_NAN_AT_STEP", "").strip()
-    return int(env) if env else None
-
-
-test_nan_step.__test__ = False  # not a pytest test
-
-
 class Probes:
     """Fixed probe batches (``probe_size`` training and test images, drawn once from the
     ``probe`` stream) and mean D(x) on them, D in inference mode."""
@@ -181,25 +157,66 @@ def generate_images(engine, spec: dict, z: np.ndarray) -> np.ndarray:
     return rdata.to_image_layout(rdata.to_uint8(out, kind), spec)
 
 
+@dataclass
+class TrainingRun:
+    """One run's state between chunks: what :func:`run_training`'s three phases share."""
+
+    spec: dict
+    out: Path
+    streams: Any
+    engine: Any
+    planner: Any
+    grid_z: np.ndarray
+    curve_z: np.ndarray | None
+    curve: set
+    probes: Probes
+    flow: GradientFlow
+    ckpt: Checkpointer
+    resumed: dict | None
+    setup_s: float
+    log: Any = None
+    bar: Any = None
+    status: dict = field(default_factory=lambda: {"status": "ok"})
+    first_step_s: float | None = None
+    chunk_times: list = field(default_factory=list)  # (seconds, iterations) of the steady chunks
+    steps_done: int = 0
+    last_saved: int = 0
+    t_train: float = 0.0  # perf_counter origin of log.csv's elapsed_s (continued from a checkpoint)
+
+
 def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = None,
                  checkpoint_dir=None) -> int:
     """Train ``spec`` with ``engine_cls`` and write every contract file to ``out_dir``
     (resuming from this run's checkpoint when there is a valid one)."""
-    t0 = time.perf_counter() if t0 is None else t0
-    out = Path(out_dir)
+    run = start_run(spec, data_path, Path(out_dir), engine_cls, time.perf_counter() if t0 is None else t0,
+                    checkpoint_dir)
+    try:
+        for end in chunk_ends(spec):
+            if end > run.steps_done and not train_chunk(run, end):
+                break  # diverged
+    finally:
+        run.bar.close()
+        run.log.close()
+    finish_run(run)
+    return 0
+
+
+def start_run(spec: dict, data_path, out: Path, engine_cls, t0: float, checkpoint_dir) -> TrainingRun:
+    """Streams, data, engine, probes and noise; the checkpoint restored when there is one."""
     out.mkdir(parents=True, exist_ok=True)
     st = rstreams.make_streams(spec["seed"])
     images = rdata.load_train_images(data_path, spec)
     engine = engine_cls(spec, st.framework_seed())
+    check_engine(engine)
     engine.load_state(params.init_params(spec, st.init))
     engine.set_data(images)
     planner = rdata.ChunkPlanner(spec, len(images), st.batches, st.noise)
+    # the order of these draws is part of every run's identity: grid noise, probes, gradient flow, curve noise
     grid_z = rdata.sample_noise(st.grid, spec["prior"], (spec["grid_size"], spec["z_dim"]))
     probes = Probes(spec, data_path, images, st.probe)
     flow = GradientFlow(spec, st.probe)  # after the probe images: they stay what they were
     curve = set(curve_steps(spec))
     curve_z = rdata.sample_noise(st.curve, spec["prior"], (spec["curve_samples"], spec["z_dim"])) if curve else None
-    nan_at, kill_at = test_nan_step(), kill_step()
     ckpt = Checkpointer(spec, data_path, out, engine, checkpoint_dir)
     resumed = ckpt.load()
     if resumed is None:
@@ -209,85 +226,85 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
         print(f"[ganbench] resuming from the checkpoint at step {resumed['step']} ({ckpt.path})",
               file=sys.stderr, flush=True)
     engine.synchronize()
-    setup_s = time.perf_counter() - t0
+    run = TrainingRun(spec, out, st, engine, planner, grid_z, curve_z, curve, probes, flow, ckpt, resumed,
+                      setup_s=time.perf_counter() - t0)
+    run.log = outputs.LogWriter(out / "log.csv", resume=None if resumed is None else
+                                resumed["arrays"]["log_csv"].tobytes())
+    if resumed is not None:
+        run.first_step_s = resumed["first_step_s"]
+        run.chunk_times = [(dt, k) for dt, k in resumed["chunk_times"]]
+        run.steps_done = run.last_saved = resumed["step"]
+    run.t_train = time.perf_counter() - (0.0 if resumed is None else resumed["elapsed_s"])
+    run.bar = progress_bar(spec["steps"], desc=spec.get("run_id", "train"))
+    run.bar.update(run.steps_done)
+    return run
 
-    log = outputs.LogWriter(out / "log.csv", resume=None if resumed is None else
-                            resumed["arrays"]["log_csv"].tobytes())
-    status = {"status": "ok"}
-    first_step_s = None if resumed is None else resumed["first_step_s"]
-    # steady chunks only: after the first step, all finite
-    chunk_times: list[tuple[float, int]] = [] if resumed is None else [(dt, k) for dt, k in resumed["chunk_times"]]
-    steps_done = 0 if resumed is None else resumed["step"]
-    last_saved = steps_done
-    # elapsed_s continues from the checkpoint's
-    t_train = time.perf_counter() - (0.0 if resumed is None else resumed["elapsed_s"])
-    bar = progress_bar(spec["steps"], desc=spec.get("run_id", "train"))
-    bar.update(steps_done)
-    try:
-        for end in chunk_ends(spec):
-            if end <= steps_done:
-                continue  # done before the checkpoint
-            k = end - steps_done
-            t = time.perf_counter()
-            idx, noise = planner.plan(k)
-            stats = engine.fetch(engine.train_chunk(idx, noise))
-            dt = time.perf_counter() - t
-            start = steps_done
-            if nan_at is not None and start < nan_at <= end:
-                stats[nan_at - start - 1, 0] = math.nan
-            bad = check_finite(stats)
-            if start == 0 and k == 1:
-                first_step_s = dt
-            elif bad is None:
-                chunk_times.append((dt, k))
-            steps_done = end if bad is None else start + bad + 1
-            bar.update(steps_done - start)
-            last = len(stats) if bad is None else bad + 1
-            elapsed = time.perf_counter() - t_train
-            for i in range(last):
-                step = start + i + 1
-                if bad is not None and i == bad:
-                    log.row(step, *stats[i], elapsed)  # probes NaN: the weights may be NaN
-                elif step % spec["log_every"] == 0 or step == spec["steps"]:
-                    # logged steps end a chunk (chunk_ends), so the probes see the state after `step`
-                    log.row(step, *stats[i], elapsed, *probes.measure(engine), *flow.measure(engine))
-            bar.set_postfix(d_loss=f"{stats[last - 1, 0]:.3f}", g_loss=f"{stats[last - 1, 1]:.3f}", refresh=False)
-            if bad is not None:
-                step = start + bad + 1
-                which = [n for n, v in zip(("d_loss", "g_loss"), stats[bad, :2]) if not math.isfinite(v)]
-                status = {"status": "diverged", "step": step,
-                          "reason": f"non-finite {' and '.join(which)} at step {step} "
-                                    f"(d_loss={stats[bad, 0]}, g_loss={stats[bad, 1]})"}
-                break
-            if end in curve:
-                (out / "curve").mkdir(exist_ok=True)
-                outputs.write_samples(out / "curve" / f"samples_{end}.npz", generate_images(engine, spec, curve_z))
-                ckpt.record_output(out / "curve" / f"samples_{end}.npz")
-            if spec["grid_every"] > 0 and end % spec["grid_every"] == 0 and end != spec["steps"]:
-                outputs.write_grid(out / f"grid_{end}.png", generate_images(engine, spec, grid_z))
-                ckpt.record_output(out / f"grid_{end}.png")
-            if ckpt.due(last_saved, end):
-                ckpt.save(end, st, planner, out / "log.csv", time.perf_counter() - t_train, first_step_s, chunk_times)
-                last_saved = end
-            if kill_at is not None and start < kill_at <= end:  # tests only: a hard kill, no clean-up
-                os.kill(os.getpid(), signal.SIGKILL)
-    finally:
-        bar.close()
-        log.close()
 
-    iters = sum(k for _, k in chunk_times)
+def train_chunk(run: TrainingRun, end: int) -> bool:
+    """Iterations up to ``end`` in one chunk, its log rows, curve samples, grid and checkpoint;
+    False when a loss went non-finite (``run.status`` then says where)."""
+    spec, engine, start = run.spec, run.engine, run.steps_done
+    k = end - start
+    t = time.perf_counter()
+    idx, noise = run.planner.plan(k)
+    metrics = engine.fetch(engine.train_chunk(idx, noise))  # [k, 4]: d_loss, g_loss, D(x), D(G(z))
+    dt = time.perf_counter() - t
+    bad = check_finite(metrics)
+    if start == 0 and k == 1:
+        run.first_step_s = dt  # the first step alone: tracing / compilation, warm-up
+    elif bad is None:
+        run.chunk_times.append((dt, k))
+    run.steps_done = end if bad is None else start + bad + 1
+    run.bar.update(run.steps_done - start)
+    last = len(metrics) if bad is None else bad + 1
+    elapsed = time.perf_counter() - run.t_train
+    for i in range(last):
+        step = start + i + 1
+        if bad is not None and i == bad:
+            run.log.row(step, *metrics[i], elapsed)  # probes NaN: the weights may be NaN
+        elif step % spec["log_every"] == 0 or step == spec["steps"]:
+            # logged steps end a chunk (chunk_ends), so the probes see the state after `step`
+            run.log.row(step, *metrics[i], elapsed, *run.probes.measure(engine), *run.flow.measure(engine))
+    run.bar.set_postfix(d_loss=f"{metrics[last - 1, 0]:.3f}", g_loss=f"{metrics[last - 1, 1]:.3f}", refresh=False)
+    if bad is not None:
+        step = start + bad + 1
+        which = [n for n, v in zip(("d_loss", "g_loss"), metrics[bad, :2]) if not math.isfinite(v)]
+        run.status = {"status": "diverged", "step": step,
+                      "reason": f"non-finite {' and '.join(which)} at step {step} "
+                                f"(d_loss={metrics[bad, 0]}, g_loss={metrics[bad, 1]})"}
+        return False
+    out = run.out
+    if end in run.curve:
+        (out / "curve").mkdir(exist_ok=True)
+        outputs.write_samples(out / "curve" / f"samples_{end}.npz", generate_images(engine, spec, run.curve_z))
+        run.ckpt.record_output(out / "curve" / f"samples_{end}.npz")
+    if spec["grid_every"] > 0 and end % spec["grid_every"] == 0 and end != spec["steps"]:
+        outputs.write_grid(out / f"grid_{end}.png", generate_images(engine, spec, run.grid_z))
+        run.ckpt.record_output(out / f"grid_{end}.png")
+    if run.ckpt.due(run.last_saved, end):
+        run.ckpt.save(end, run.streams, run.planner, out / "log.csv", time.perf_counter() - run.t_train,
+                      run.first_step_s, run.chunk_times)
+        run.last_saved = end
+    run.ckpt.chunk_done(start, end)
+    return True
+
+
+def finish_run(run: TrainingRun) -> None:
+    """samples.npz, grid.png, timing.json and status.json; the checkpoint removed."""
+    spec, out, engine = run.spec, run.out, run.engine
+    iters = sum(k for _, k in run.chunk_times)
     if iters:
-        train_s = sum(dt for dt, _ in chunk_times)
-        median_ms = float(np.median([dt / k for dt, k in chunk_times])) * 1e3
+        train_s = sum(dt for dt, _ in run.chunk_times)
+        median_ms = float(np.median([dt / k for dt, k in run.chunk_times])) * 1e3
         ips = spec["batch_size"] * spec["d_steps"] * 1e3 / median_ms if median_ms > 0 else None
     else:  # no steady chunk (only the first step ran, or the run diverged before one finished)
         train_s = median_ms = ips = None
-
     size, ch = spec["image_size"], spec["channels"]
-    if status["status"] == "ok":
-        eval_z = rdata.sample_noise(st.eval, spec["prior"], (spec["eval_samples"], spec["z_dim"]))
+    ok = run.status["status"] == "ok"
+    if ok:
+        eval_z = rdata.sample_noise(run.streams.eval, spec["prior"], (spec["eval_samples"], spec["z_dim"]))
         outputs.write_samples(out / "samples.npz", generate_images(engine, spec, eval_z))
-        outputs.write_grid(out / "grid.png", generate_images(engine, spec, grid_z))
+        outputs.write_grid(out / "grid.png", generate_images(engine, spec, run.grid_z))
     else:  # never images from non-finite weights: no samples, a blank grid
         outputs.write_samples(out / "samples.npz", np.zeros((0, size, size, ch), np.uint8))
         outputs.write_grid(out / "grid.png", np.zeros((spec["grid_size"], size, size, ch), np.uint8))
@@ -295,25 +312,24 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
         "device": engine.device,
         "framework": engine.framework,
         "framework_version": engine.framework_version,
-        "setup_s": setup_s,
-        "first_step_s": first_step_s,
+        "setup_s": run.setup_s,
+        "first_step_s": run.first_step_s,
         "train_s": train_s,
         "median_step_ms": median_ms,
         "images_per_s": ips,
         "peak_host_mb": outputs.peak_host_mb(),
         "peak_device_mb": engine.peak_device_mb(),
-        "steps_done": steps_done,
+        "steps_done": run.steps_done,
         "timed_iterations": iters,
-        "timed_chunks": len(chunk_times),
+        "timed_chunks": len(run.chunk_times),
         "timing_method": "synchronised chunks at log/grid/curve boundaries; first step and non-finite chunks apart",
         "threads": thread_count(spec),
         "compile": bool(spec["compile"]),
-        "resumed_from_step": None if resumed is None else resumed["step"],
+        "resumed_from_step": None if run.resumed is None else run.resumed["step"],
     })
-    if status["status"] == "ok":
+    if ok:
         outputs.write_status(out / "status.json", "ok")
     else:
-        outputs.write_status(out / "status.json", "diverged", status["step"], status["reason"])
-        print(f"[ganbench] run diverged: {status['reason']}", file=sys.stderr)
-    ckpt.discard()  # the outputs are complete: the checkpoint has done its job
-    return 0
+        outputs.write_status(out / "status.json", "diverged", run.status["step"], run.status["reason"])
+        print(f"[ganbench] run diverged: {run.status['reason']}", file=sys.stderr)
+    run.ckpt.discard()  # the outputs are complete: the checkpoint has done its job
