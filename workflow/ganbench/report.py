@@ -599,6 +599,46 @@ def summary_line(df: pd.DataFrame) -> str:
             f"over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); n in every test = seeds.")
 
 
+# the quality section's figures: file stem -> alt text
+QUALITY_FIGURES = {"pr_plane": "precision-recall plane per condition", "class_hist": "class histograms per condition",
+                   "fid_vs_time": "FID against wall-clock time per impl"}
+
+
+def draw_figures(analysis: dict, results: list[dict], df: pd.DataFrame, resolve: Resolver, fig_dir: Path,
+                 min_classes: int, speed: pd.DataFrame | None) -> dict:
+    """Every figure of the report into ``fig_dir`` (the fixed names always written, empty panels
+    where there is nothing to draw); each shown claim's ``figure`` set. Returns the speed section's
+    context (the benchmark table's, or the training runs' own step times)."""
+    ran = [r for r in results if not r["not_run"]]
+    figures.observations_figure([{**r, "groups": [g for g in r["groups"] if not g["not_run"]]} for r in ran],
+                                fig_dir / "observations.png")
+    figures.fid_by_condition_figure(analysis["conditions"], df, fig_dir / "fid_by_condition.png")
+    figures.frameworks_figure(next((r for r in results if r["kind"] == "equivalence"), None),
+                              fig_dir / "frameworks.png")
+    figures.learning_curves_figure(training_curve_panels(df, resolve) if len(df) else [],
+                                   fig_dir / "training_curves.png",
+                                   "Learning curves of each recipe's own arm, per implementation", min_classes)
+    base_rows = df[(df["deviations"] == "{}") & (df["status"] != "failed")] if len(df) else df
+    if base_rows.empty and len(df):
+        base_rows = df[df["status"] != "failed"]
+    figures.loss_curves_figure(base_rows, resolve, fig_dir / "loss_curves.png")
+    quality_figures.pr_plane_figure(df, fig_dir / "pr_plane.png")
+    quality_figures.class_histogram_figure(df, resolve, fig_dir / "class_hist.png")
+    quality_figures.fid_vs_time_figure(df, resolve, fig_dir / "fid_vs_time.png")
+    if speed is not None:
+        speed_ctx = benchmark_speed(speed)
+        figures.benchmark_figure(speed, fig_dir / "timing.png")
+    else:
+        speed_ctx = {"source": "training", **analysis["speed"]}
+        figures.timing_figure(df, fig_dir / "timing.png")
+    for r in ran:
+        name = f"obs_{_safe_name(r['id'])}.png"
+        figures.observation_figure(r, resolve, df, fig_dir / name)
+        r["figure"] = f"figures/{name}"
+    observation_panels(results, df, resolve, fig_dir, min_classes)
+    return speed_ctx
+
+
 def build_context(analysis: dict, config: dict, config_note: str, summary_path: Path,
                   resolve: Resolver, out_dir: Path, speed: pd.DataFrame | None = None,
                   speed_note: str = "no benchmark table given (--speed)") -> dict:
@@ -611,39 +651,10 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     min_classes = guard.min_classes(dataset)
 
     mark_not_run(results, config, df)
-    ran = [r for r in results if not r["not_run"]]
 
-    # figures (fixed names always written)
-    figures.observations_figure([{**r, "groups": [g for g in r["groups"] if not g["not_run"]]} for r in ran],
-                                fig_dir / "observations.png")
-    figures.fid_by_condition_figure(analysis["conditions"], df, fig_dir / "fid_by_condition.png")
-    figures.frameworks_figure(next((r for r in results if r["kind"] == "equivalence"), None),
-                              fig_dir / "frameworks.png")
-    curve_n, eval_n = _curve_samples(config, df)
-    figures.learning_curves_figure(training_curve_panels(df, resolve) if len(df) else [],
-                                   fig_dir / "training_curves.png",
-                                   "Learning curves of each recipe's own arm, per implementation", min_classes)
-    base_rows = df[(df["deviations"] == "{}") & (df["status"] != "failed")] if len(df) else df
-    if base_rows.empty and len(df):
-        base_rows = df[df["status"] != "failed"]
-    figures.loss_curves_figure(base_rows, resolve, fig_dir / "loss_curves.png")
-    quality = {"pr_plane": "precision-recall plane per condition", "class_hist": "class histograms per condition",
-               "fid_vs_time": "FID against wall-clock time per impl"}
-    quality_figures.pr_plane_figure(df, fig_dir / "pr_plane.png")
-    quality_figures.class_histogram_figure(df, resolve, fig_dir / "class_hist.png")
-    quality_figures.fid_vs_time_figure(df, resolve, fig_dir / "fid_vs_time.png")
-    if speed is not None:
-        speed_ctx = benchmark_speed(speed)
-        figures.benchmark_figure(speed, fig_dir / "timing.png")
-    else:
-        speed_ctx = {"source": "training", **analysis["speed"]}
-        figures.timing_figure(df, fig_dir / "timing.png")
+    speed_ctx = draw_figures(analysis, results, df, resolve, fig_dir, min_classes, speed)
     speed_ctx["note"] = speed_note
-    for r in ran:
-        name = f"obs_{_safe_name(r['id'])}.png"
-        figures.observation_figure(r, resolve, df, fig_dir / name)
-        r["figure"] = f"figures/{name}"
-    observation_panels(results, df, resolve, fig_dir, min_classes)
+    curve_n, eval_n = _curve_samples(config, df)
 
     metrics = list(TABLE_METRICS)
     conditions = analysis["conditions"]
@@ -708,7 +719,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "not_run_label": NOT_RUN,
         "grids": _grids(analysis, resolve, fig_dir),
         "key_figures": {k: f"figures/{k}.png" for k in KEY_FIGURES},
-        "quality_figures": [(f"figures/{k}.png", alt) for k, alt in quality.items()],
+        "quality_figures": [(f"figures/{k}.png", alt) for k, alt in QUALITY_FIGURES.items()],
         "runs": df.sort_values(["model", "impl", "run_id"]).to_dict("records") if len(df) else [],
     }
 

@@ -96,166 +96,192 @@ def _type_ok(value: Any, types: tuple) -> bool:
     return isinstance(value, types)
 
 
-def validate_spec(spec: dict, source: str = "spec") -> dict:
-    """Check ``spec`` against the contract; returns a copy with arch defaults filled in."""
-    if not isinstance(spec, dict):
-        raise SpecError(f"{source}: top level must be a JSON object, got {type(spec).__name__}")
-    spec = json.loads(json.dumps(spec))  # deep copy, JSON types only
+class _SpecChecker:
+    """validate_spec's checks, one method per part of the spec; every failure a SpecError naming the key."""
 
-    def bad(key: str, why: str) -> SpecError:
-        return SpecError(f"{source}: key '{key}' {why}", key)
+    def __init__(self, spec: dict, source: str):
+        self.spec, self.source = spec, source
 
-    missing = [k for k in REQUIRED_KEYS if k not in spec]
-    if missing:
-        raise SpecError(f"{source}: missing required key(s): {', '.join(repr(k) for k in missing)}")
-    for key, types in _TOP.items():
-        if not _type_ok(spec[key], types):
-            names = "/".join(t.__name__ for t in types)
-            raise bad(key, f"must be {names}, got {spec[key]!r} ({type(spec[key]).__name__})")
+    def bad(self, key: str, why: str) -> SpecError:
+        return SpecError(f"{self.source}: key '{key}' {why}", key)
 
-    def choice(key: str, allowed: tuple) -> None:
-        if spec[key] not in allowed:
-            raise bad(key, f"must be one of {list(allowed)}, got {spec[key]!r}")
+    def choice(self, key: str, allowed: tuple) -> None:
+        if self.spec[key] not in allowed:
+            raise self.bad(key, f"must be one of {list(allowed)}, got {self.spec[key]!r}")
 
-    def positive(key: str, value: Any = None, where: dict | None = None) -> None:
-        value = spec[key] if where is None else where[key]
-        if value <= 0:
-            raise bad(key, f"must be > 0, got {value!r}")
+    def positive(self, key: str) -> None:
+        if self.spec[key] <= 0:
+            raise self.bad(key, f"must be > 0, got {self.spec[key]!r}")
 
-    choice("model", MODELS)
-    choice("prior", PRIORS)
-    choice("g_loss", G_LOSSES)
-    choice("device", DEVICES)
-    if spec["dataset"] not in DATASET_GEOMETRY:
-        raise bad("dataset", f"must be one of {list(DATASET_GEOMETRY)}, got {spec['dataset']!r}")
-    native, channels = DATASET_GEOMETRY[spec["dataset"]]
-    for key in ("z_dim", "d_steps", "g_steps", "batch_size", "steps", "eval_samples", "log_every", "channels"):
-        positive(key)
-    if spec["seed"] < 0:
-        raise bad("seed", f"must be >= 0, got {spec['seed']}")
-    if spec["grid_every"] < 0:
-        raise bad("grid_every", f"must be >= 0, got {spec['grid_every']}")
-    root = math.isqrt(spec["grid_size"]) if spec["grid_size"] > 0 else 0
-    if spec["grid_size"] <= 0 or root * root != spec["grid_size"]:
-        raise bad("grid_size", f"must be a positive square number, got {spec['grid_size']}")
-    ls = spec["label_smoothing"]
-    if not (0 < ls <= 1):
-        raise bad("label_smoothing", f"must be in (0, 1], got {ls!r}")
-    if spec["channels"] != channels:
-        raise bad("channels", f"must be {channels} for dataset {spec['dataset']!r}, got {spec['channels']}")
-
-    # optimiser
-    optim = spec["optim"]
-    for net in ("d", "g"):
-        if net not in optim or not isinstance(optim[net], dict):
-            raise bad(f"optim.{net}", "is missing or not an object {lr, beta1, beta2, eps}")
-        o = optim[net]
-        if "lr" not in o:
-            raise bad(f"optim.{net}.lr", "is missing")
-        for k, default in ADAM_DEFAULTS.items():
-            o.setdefault(k, default)
-        for k in ("lr", "beta1", "beta2", "eps"):
-            if not _type_ok(o[k], (int, float)):
-                raise bad(f"optim.{net}.{k}", f"must be a number, got {o[k]!r}")
-            o[k] = float(o[k])
-        if not (o["lr"] > 0 and math.isfinite(o["lr"])):
-            raise bad(f"optim.{net}.lr", f"must be a finite number > 0, got {o['lr']!r}")
-        for k in ("beta1", "beta2"):
-            if not (0 <= o[k] < 1):
-                raise bad(f"optim.{net}.{k}", f"must be in [0, 1), got {o[k]!r}")
-        if not o["eps"] > 0:
-            raise bad(f"optim.{net}.eps", f"must be > 0, got {o['eps']!r}")
-
-    # optional keys: probes, learning-curve samples, the loss's reduction and form, recipe bookkeeping
-    for k, default in OPTIONAL_DEFAULTS.items():
-        spec.setdefault(k, default)
-    choice("loss_reduction", LOSS_REDUCTIONS)
-    choice("loss_form", LOSS_FORMS)
-    spec.setdefault("curve_samples", spec["eval_samples"])
-    if not (_type_ok(spec["probe_size"], (int,)) and spec["probe_size"] >= 0):
-        raise bad("probe_size", f"must be an int >= 0, got {spec['probe_size']!r}")
-    if not (_type_ok(spec["curve_samples"], (int,)) and spec["curve_samples"] > 0):
-        raise bad("curve_samples", f"must be an int > 0, got {spec['curve_samples']!r}")
-    fr = spec["curve_fractions"]
-    if not isinstance(fr, list) or not all(_type_ok(f, (int, float)) and 0 < f < 1 for f in fr):
-        raise bad("curve_fractions", f"must be a list of numbers in (0, 1), got {fr!r}")
-    spec["curve_fractions"] = [float(f) for f in fr]
-    if "checkpoint_every" in spec and spec["checkpoint_every"] is not None:
-        ce = spec["checkpoint_every"]
-        if not (_type_ok(ce, (int,)) and ce >= 0):
-            raise bad("checkpoint_every", f"must be an int >= 0 (0 = no checkpoints), got {ce!r}")
-    if "recipe" in spec and not isinstance(spec["recipe"], str):
-        raise bad("recipe", f"must be a string, got {spec['recipe']!r}")
-    if "deviations" in spec and not isinstance(spec["deviations"], dict):
-        raise bad("deviations", f"must be an object, got {spec['deviations']!r}")
-
-    # architecture
-    model = spec["model"]
-    arch = spec["arch"]
-    for k, default in ARCH_DEFAULTS[model].items():
-        arch.setdefault(k, default)
-
-    def arch_number(key: str, lo: float, hi: float | None = None, lo_open: bool = False) -> None:
+    def arch_number(self, key: str, lo: float, hi: float | None = None, lo_open: bool = False) -> None:
+        arch = self.spec["arch"]
         v = arch[key]
         ok = _type_ok(v, (int, float)) and math.isfinite(v) and (v > lo if lo_open else v >= lo)
         if hi is not None:
             ok = ok and v < hi
         if not ok:
             rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'})"
-            raise bad(f"arch.{key}", f"must be a number in {rng}, got {v!r}")
+            raise self.bad(f"arch.{key}", f"must be a number in {rng}, got {v!r}")
         arch[key] = float(v)
 
-    if arch["weight_init"] not in WEIGHT_INITS:
-        raise bad("arch.weight_init", f"must be one of {list(WEIGHT_INITS)}, got {arch['weight_init']!r}")
-    arch_number("init_std", 0.0, lo_open=True)
-    arch_number("bias_init", -math.inf)
-    arch_number("leaky_slope", 0.0, 1.0)
-    if model == "basic":
+    def top_level(self) -> None:
+        """Required keys' types and values (the dataset fixes the channels)."""
+        spec = self.spec
+        missing = [k for k in REQUIRED_KEYS if k not in spec]
+        if missing:
+            raise SpecError(f"{self.source}: missing required key(s): {', '.join(repr(k) for k in missing)}")
+        for key, types in _TOP.items():
+            if not _type_ok(spec[key], types):
+                names = "/".join(t.__name__ for t in types)
+                raise self.bad(key, f"must be {names}, got {spec[key]!r} ({type(spec[key]).__name__})")
+        self.choice("model", MODELS)
+        self.choice("prior", PRIORS)
+        self.choice("g_loss", G_LOSSES)
+        self.choice("device", DEVICES)
+        if spec["dataset"] not in DATASET_GEOMETRY:
+            raise self.bad("dataset", f"must be one of {list(DATASET_GEOMETRY)}, got {spec['dataset']!r}")
+        native, channels = DATASET_GEOMETRY[spec["dataset"]]
+        for key in ("z_dim", "d_steps", "g_steps", "batch_size", "steps", "eval_samples", "log_every", "channels"):
+            self.positive(key)
+        if spec["seed"] < 0:
+            raise self.bad("seed", f"must be >= 0, got {spec['seed']}")
+        if spec["grid_every"] < 0:
+            raise self.bad("grid_every", f"must be >= 0, got {spec['grid_every']}")
+        root = math.isqrt(spec["grid_size"]) if spec["grid_size"] > 0 else 0
+        if spec["grid_size"] <= 0 or root * root != spec["grid_size"]:
+            raise self.bad("grid_size", f"must be a positive square number, got {spec['grid_size']}")
+        ls = spec["label_smoothing"]
+        if not (0 < ls <= 1):
+            raise self.bad("label_smoothing", f"must be in (0, 1], got {ls!r}")
+        if spec["channels"] != channels:
+            raise self.bad("channels", f"must be {channels} for dataset {spec['dataset']!r}, got {spec['channels']}")
+
+    def optimiser(self) -> None:
+        """optim.d / optim.g: Adam's lr (required), beta1, beta2, eps (defaults filled in)."""
+        spec = self.spec
+        optim = spec["optim"]
+        for net in ("d", "g"):
+            if net not in optim or not isinstance(optim[net], dict):
+                raise self.bad(f"optim.{net}", "is missing or not an object {lr, beta1, beta2, eps}")
+            o = optim[net]
+            if "lr" not in o:
+                raise self.bad(f"optim.{net}.lr", "is missing")
+            for k, default in ADAM_DEFAULTS.items():
+                o.setdefault(k, default)
+            for k in ("lr", "beta1", "beta2", "eps"):
+                if not _type_ok(o[k], (int, float)):
+                    raise self.bad(f"optim.{net}.{k}", f"must be a number, got {o[k]!r}")
+                o[k] = float(o[k])
+            if not (o["lr"] > 0 and math.isfinite(o["lr"])):
+                raise self.bad(f"optim.{net}.lr", f"must be a finite number > 0, got {o['lr']!r}")
+            for k in ("beta1", "beta2"):
+                if not (0 <= o[k] < 1):
+                    raise self.bad(f"optim.{net}.{k}", f"must be in [0, 1), got {o[k]!r}")
+            if not o["eps"] > 0:
+                raise self.bad(f"optim.{net}.eps", f"must be > 0, got {o['eps']!r}")
+
+    def optional(self) -> None:
+        """Probes, learning-curve samples, the loss's reduction and form, recipe bookkeeping."""
+        spec = self.spec
+        for k, default in OPTIONAL_DEFAULTS.items():
+            spec.setdefault(k, default)
+        self.choice("loss_reduction", LOSS_REDUCTIONS)
+        self.choice("loss_form", LOSS_FORMS)
+        spec.setdefault("curve_samples", spec["eval_samples"])
+        if not (_type_ok(spec["probe_size"], (int,)) and spec["probe_size"] >= 0):
+            raise self.bad("probe_size", f"must be an int >= 0, got {spec['probe_size']!r}")
+        if not (_type_ok(spec["curve_samples"], (int,)) and spec["curve_samples"] > 0):
+            raise self.bad("curve_samples", f"must be an int > 0, got {spec['curve_samples']!r}")
+        fr = spec["curve_fractions"]
+        if not isinstance(fr, list) or not all(_type_ok(f, (int, float)) and 0 < f < 1 for f in fr):
+            raise self.bad("curve_fractions", f"must be a list of numbers in (0, 1), got {fr!r}")
+        spec["curve_fractions"] = [float(f) for f in fr]
+        if "checkpoint_every" in spec and spec["checkpoint_every"] is not None:
+            ce = spec["checkpoint_every"]
+            if not (_type_ok(ce, (int,)) and ce >= 0):
+                raise self.bad("checkpoint_every", f"must be an int >= 0 (0 = no checkpoints), got {ce!r}")
+        if "recipe" in spec and not isinstance(spec["recipe"], str):
+            raise self.bad("recipe", f"must be a string, got {spec['recipe']!r}")
+        if "deviations" in spec and not isinstance(spec["deviations"], dict):
+            raise self.bad("deviations", f"must be an object, got {spec['deviations']!r}")
+
+    def architecture(self) -> None:
+        """The model's arch, its defaults (ARCH_DEFAULTS) filled in."""
+        spec = self.spec
+        model, arch = spec["model"], spec["arch"]
+        for k, default in ARCH_DEFAULTS[model].items():
+            arch.setdefault(k, default)
+        if arch["weight_init"] not in WEIGHT_INITS:
+            raise self.bad("arch.weight_init", f"must be one of {list(WEIGHT_INITS)}, got {arch['weight_init']!r}")
+        self.arch_number("init_std", 0.0, lo_open=True)
+        self.arch_number("bias_init", -math.inf)
+        self.arch_number("leaky_slope", 0.0, 1.0)
+        if model == "basic":
+            self.basic_arch()
+        else:
+            self.dcgan_arch()
+
+    def basic_arch(self) -> None:
+        spec, arch = self.spec, self.spec["arch"]
+        native = DATASET_GEOMETRY[spec["dataset"]][0]
         if arch["hidden_activation"] not in HIDDEN_ACTIVATIONS:
-            raise bad("arch.hidden_activation",
+            raise self.bad("arch.hidden_activation",
                       f"must be one of {list(HIDDEN_ACTIVATIONS)}, got {arch['hidden_activation']!r}")
         if spec["image_size"] != native:
-            raise bad("image_size", f"must be {native} for model 'basic' on dataset {spec['dataset']!r} "
+            raise self.bad("image_size", f"must be {native} for model 'basic' on dataset {spec['dataset']!r} "
                                     f"(its own image size), got {spec['image_size']}")
         if not (_type_ok(arch["hidden"], (int,)) and arch["hidden"] > 0):
-            raise bad("arch.hidden", f"must be a positive int, got {arch['hidden']!r}")
+            raise self.bad("arch.hidden", f"must be a positive int, got {arch['hidden']!r}")
         for key in ("g_hidden", "d_hidden"):  # one network's width, overriding hidden
             if arch.get(key) is None:
                 arch[key] = arch["hidden"]
             elif not (_type_ok(arch[key], (int,)) and arch[key] > 0):
-                raise bad(f"arch.{key}", f"must be a positive int (or null: arch.hidden), got {arch[key]!r}")
+                raise self.bad(f"arch.{key}", f"must be a positive int (or null: arch.hidden), got {arch[key]!r}")
         if arch["output"] not in ("sigmoid", "tanh"):
-            raise bad("arch.output", f"must be 'sigmoid' or 'tanh', got {arch['output']!r}")
-    else:
+            raise self.bad("arch.output", f"must be 'sigmoid' or 'tanh', got {arch['output']!r}")
+
+    def dcgan_arch(self) -> None:
+        spec, arch = self.spec, self.spec["arch"]
         if spec["image_size"] not in (32, 64):
-            raise bad("image_size", f"must be 32 or 64 for model 'dcgan', got {spec['image_size']}")
+            raise self.bad("image_size", f"must be 32 or 64 for model 'dcgan', got {spec['image_size']}")
         if not (_type_ok(arch["base_width"], (int,)) and arch["base_width"] > 0):
-            raise bad("arch.base_width", f"must be a positive int, got {arch['base_width']!r}")
+            raise self.bad("arch.base_width", f"must be a positive int, got {arch['base_width']!r}")
         if arch["kernel_size"] not in (4, 5) or isinstance(arch["kernel_size"], bool):
-            raise bad("arch.kernel_size", f"must be 4 or 5, got {arch['kernel_size']!r}")
+            raise self.bad("arch.kernel_size", f"must be 4 or 5, got {arch['kernel_size']!r}")
         m = arch["bn_momentum"]
         if not (_type_ok(m, (int, float)) and 0 < m <= 1):
-            raise bad("arch.bn_momentum", f"must be in (0, 1] (PyTorch convention), got {m!r}")
+            raise self.bad("arch.bn_momentum", f"must be in (0, 1] (PyTorch convention), got {m!r}")
         e = arch["bn_eps"]
         if not (_type_ok(e, (int, float)) and e > 0):
-            raise bad("arch.bn_eps", f"must be > 0, got {e!r}")
+            raise self.bad("arch.bn_eps", f"must be > 0, got {e!r}")
         arch["bn_momentum"] = float(m)
         arch["bn_eps"] = float(e)
         if arch["padding"] not in PADDINGS:
-            raise bad("arch.padding", f"must be one of {list(PADDINGS)}, got {arch['padding']!r}")
+            raise self.bad("arch.padding", f"must be one of {list(PADDINGS)}, got {arch['padding']!r}")
         for key in ("batch_norm", "projection_bn", "bn_scale", "outer_conv_bias"):
             if not isinstance(arch[key], bool):
-                raise bad(f"arch.{key}", f"must be true or false, got {arch[key]!r}")
+                raise self.bad(f"arch.{key}", f"must be true or false, got {arch[key]!r}")
         if not (_type_ok(arch["g_width_mult"], (int,)) and arch["g_width_mult"] > 0):
-            raise bad("arch.g_width_mult", f"must be a positive int (G's widths over D's), got {arch['g_width_mult']!r}")
+            raise self.bad("arch.g_width_mult", f"must be a positive int (G's widths over D's), got {arch['g_width_mult']!r}")
         if arch["dense_init"] is not None and arch["dense_init"] not in WEIGHT_INITS:
-            raise bad("arch.dense_init", f"must be null (= weight_init) or one of {list(WEIGHT_INITS)}, "
+            raise self.bad("arch.dense_init", f"must be null (= weight_init) or one of {list(WEIGHT_INITS)}, "
                                          f"got {arch['dense_init']!r}")
         if arch["dense_init_std"] is not None:
-            arch_number("dense_init_std", 0.0, lo_open=True)
+            self.arch_number("dense_init_std", 0.0, lo_open=True)
         if arch["bn_inference"] not in BN_INFERENCE:
-            raise bad("arch.bn_inference", f"must be one of {list(BN_INFERENCE)}, got {arch['bn_inference']!r}")
-    return spec
+            raise self.bad("arch.bn_inference", f"must be one of {list(BN_INFERENCE)}, got {arch['bn_inference']!r}")
+
+
+def validate_spec(spec: dict, source: str = "spec") -> dict:
+    """Check ``spec`` against the contract; returns a copy with arch defaults filled in."""
+    if not isinstance(spec, dict):
+        raise SpecError(f"{source}: top level must be a JSON object, got {type(spec).__name__}")
+    check = _SpecChecker(json.loads(json.dumps(spec)), source)  # a deep copy, JSON types only
+    check.top_level()
+    check.optimiser()
+    check.optional()
+    check.architecture()
+    return check.spec
 
 
 def bn_batch_inference(spec: dict) -> bool:
