@@ -40,14 +40,14 @@ from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoesc
 from ganbench import figures, progress_figure, quality_figures, stats
 from ganbench.looks import seed_plan
 from ganbench.observations import LOG_SCALES, METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
-from ganbench.stats import guard
+from ganbench.stats import guard, policy
 from ganbench.stats.arms import arm_rows
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "report.html.j2"
 KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "celeba": "CelebA"}  # the header names the dataset
-NOT_RUN = "not run at this scale"
+NOT_RUN = policy.NOT_RUN
 # a grid's label: what the guard's per-run rule says of its run, not only that the job finished
 GRID_LABELS = {"passes": "trained", "misses": "did not learn", "diverged": "diverged", "failed": "failed",
                "not measured": "finished, not scored"}
@@ -427,43 +427,6 @@ def benchmark_speed(speed: pd.DataFrame) -> dict:
 OBS_BY_ID = {o.id: o for o in OBSERVATIONS}
 
 
-def _included(config: dict) -> list[str] | None:
-    inc = (config.get("observations") or {}).get("include") if isinstance(config.get("observations"), dict) else None
-    if inc == "all" or inc is None:
-        return None
-    return [str(i) for i in inc] if isinstance(inc, list) else None
-
-
-def _group_ran(g: dict) -> bool:
-    return bool(g.get("treatment", {}).get("n_runs") or g.get("control", {}).get("n_runs")
-                or any(ref.get("counts", {}).get("n_runs") for ref in g.get("references", [])))
-
-
-def mark_not_run(results: list[dict], config: dict, df: pd.DataFrame) -> None:
-    """Observations (and groups) none of whose arms has a run: shown as 'not run at this scale',
-    not judged and not hidden. Sets ``not_run`` / ``not_run_reason`` / ``shown_verdict``."""
-    included = _included(config)
-    n_impls = df["impl"].nunique() if len(df) else 0
-    for o in results:
-        for g in o["groups"]:
-            g["not_run"] = not _group_ran(g)
-            g["shown_verdict"] = NOT_RUN if g["not_run"] else g.get("verdict", "")
-        o["not_run"] = not o["groups"] or all(g["not_run"] for g in o["groups"])
-        if not o["not_run"]:
-            o["shown_verdict"] = o["verdict"]
-            o["not_run_reason"] = ""
-            continue
-        o["shown_verdict"] = NOT_RUN
-        if o["kind"] == "equivalence":
-            o["not_run_reason"] = (f"needs runs of the same arm and seed in two implementations; this study has "
-                                   f"{n_impls} implementation(s)")
-        elif included is not None and o["id"] not in included:
-            o["not_run_reason"] = ("this study's config leaves it out of observations.include, so its arms "
-                                   "were not run at this scale")
-        else:
-            o["not_run_reason"] = "no run of its arms in this study"
-
-
 def _base_arm(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["deviations"] == "{}"] if (rows["deviations"] == "{}").any() else rows
 
@@ -650,7 +613,6 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     dataset = config.get("dataset") or "mnist"
     min_classes = guard.min_classes(dataset)
 
-    mark_not_run(results, config, df)
 
     speed_ctx = draw_figures(analysis, results, df, resolve, fig_dir, min_classes, speed)
     speed_ctx["note"] = speed_note
@@ -745,6 +707,7 @@ def analyse_at_look(summary: pd.DataFrame, config: dict, interim: dict | None) -
         design = stats.Design(plan.looks, plan.spending)
         analysis = stats.analyse(summary, config, design=design, look=int(interim["look"]) - 1,
                                  seed_order=plan.seeds)
+    policy.mark_not_run(analysis["observations"], config, analysis["df"])  # before any table or figure
     analysis["look"] = None if interim is None else {
         "look": int(interim["look"]), "looks": len(interim["looks"]), "final": bool(interim["final"]),
         "n": len(interim.get("seeds", [])), "open": list(interim["open"])}
@@ -765,13 +728,7 @@ def render(summary_path: Path, config_path: Path | None, out_path: Path, speed_p
     context = build_context(analysis, config, note, summary_path, resolve, out_dir, speed, speed_note)
     html = make_env().get_template(TEMPLATE).render(**context)
     out_path.write_text(html, encoding="utf-8")
-    frame = stats.observations_frame(analysis)
-    not_run = {o["id"]: o["not_run_reason"] for o in analysis["observations"] if o.get("not_run")}
-    if len(frame):
-        hit = frame["id"].isin(list(not_run))
-        frame.loc[hit, "verdict"] = NOT_RUN
-        frame.loc[hit, "reason"] = frame.loc[hit, "id"].map(not_run)
-    frame.to_csv(out_dir / "observations.csv", index=False)
+    stats.observations_frame(analysis).to_csv(out_dir / "observations.csv", index=False)
     _excluded_frame(analysis).to_csv(out_dir / "excluded_runs.csv", index=False)
     return out_path
 

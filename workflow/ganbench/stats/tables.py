@@ -112,7 +112,9 @@ def observations_frame(analysis: dict) -> pd.DataFrame:
         for g in res["groups"] or [{"group": "", "primary": [], "verdict": "", "rule": "", "reason": ""}]:
             for r in g["primary"] or [{}]:
                 dec = res.get("decision") or {}
-                rows.append({"id": res["id"], "verdict": res["verdict"], "rule": res["rule"], "reason": res["reason"],
+                verdict, reason = (res["shown_verdict"], res["not_run_reason"]) if res.get("not_run") else \
+                    (res["verdict"], res["reason"])  # policy.mark_not_run: no run of the claim's arms
+                rows.append({"id": res["id"], "verdict": verdict, "rule": res["rule"], "reason": reason,
                              "status": dec.get("status"), "look": dec.get("look"), "looks": dec.get("looks"),
                              "look_n": dec.get("n"), "next_n": dec.get("next_n"),
                              "group": g["group"], "group_verdict": g["verdict"], "group_reason": g["reason"],
