@@ -527,3 +527,23 @@ def test_each_claim_quotes_its_source(rendered):
     assert '<span lang="zh">' in section and "np.random.random" in section
     assert "basically identical" in section  # the English gloss
     assert html.count('<blockquote class="source-quote">') >= 12
+
+
+def test_run_files_readers_forgive_what_a_partial_study_lacks(tmp_path):
+    """ganbench.run_files: the one reader of run folders for the report and its figures."""
+    from ganbench import run_files
+
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    assert run_files.read_spec(run) == {} and run_files.read_curve(run) == [] and run_files.read_class_hist(run) is None
+    assert run_files.read_log(run / "log.csv") is None and run_files.read_spec(None) == {}
+    (run / "metrics.json").write_text(json.dumps({"curve": [{"step": 5, "fid": 1.0}, {"fid": 2.0}, 3],
+                                                  "class_hist": [1, 3, 0, 0]}))
+    (run / "spec.json").write_text("[1, 2]")  # not an object
+    (run / "log.csv").write_text("step,d_loss,g_loss\n1,0.5,x\n")
+    assert run_files.read_curve(run) == [{"step": 5, "fid": 1.0}]
+    assert run_files.read_class_hist(run) == [0.25, 0.75, 0.0, 0.0] and run_files.read_spec(run) == {}
+    log = run_files.read_log(run / "log.csv")
+    assert log["d_loss"].tolist() == [0.5] and np.isnan(log["g_loss"].iloc[0])
+    resolve = run_files.Resolver(tmp_path / "results" / "s" / "summary.csv")
+    assert resolve(str(run)) == run and resolve("runs/missing") is None and resolve(float("nan")) is None

@@ -3,7 +3,6 @@ when the data are missing (a labelled placeholder), so the fixed file names alwa
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from ganbench.observations import LOG_SCALES, metric_label  # noqa: E402
+from ganbench.run_files import read_curve, read_log  # noqa: E402,F401  (re-exported for the figure modules)
 
 DPI = 110
 VERDICT_COLOURS = {"reproduced": "#1b7837", "weaker than claimed": "#e08214", "not reproduced": "#b2182b",
@@ -52,19 +52,6 @@ def _finite(x) -> bool:
 # ---------------------------------------------------------------------------
 # Logs
 # ---------------------------------------------------------------------------
-
-
-def read_log(path: Path) -> pd.DataFrame | None:
-    try:
-        log = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return None
-    if "step" not in log or log.empty:
-        return None
-    for col in ("step", *(s for s, _ in LOG_SERIES)):
-        if col in log:
-            log[col] = pd.to_numeric(log[col], errors="coerce")
-    return log
 
 
 def collect_logs(rows: pd.DataFrame, resolve) -> pd.DataFrame:
@@ -329,18 +316,6 @@ def _loss_panels(panels: list[dict], path: Path, title: str) -> Path:
 # ---------------------------------------------------------------------------
 
 CURVE_COLUMNS = ("step", "fraction", "n", "fid", "classes_covered", "recall", "coverage", "precision", "is_mean")
-
-
-def read_curve(run_dir: Path | None) -> list[dict]:
-    """The ``curve`` points of a run's metrics.json ([] when absent or unreadable)."""
-    if run_dir is None:
-        return []
-    try:
-        data = json.loads((Path(run_dir) / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return []
-    curve = data.get("curve") if isinstance(data, dict) else None
-    return [p for p in curve if isinstance(p, dict) and "step" in p] if isinstance(curve, list) else []
 
 
 def _int_or(x, default: int) -> int:

@@ -3,7 +3,6 @@ its lowest seed that did not fail), one small grid of its curve samples (curve/s
 the same noise at every point) per learning-curve point, against images seen."""
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 import zipfile
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench.figures import _int_or, _save, placeholder, plt
+from ganbench.run_files import read_spec
 from ganbench.runkit.outputs import make_grid
 
 PROGRESS_IMAGES = 16  # the first 16 images of each npz: a 4 x 4 grid
@@ -54,17 +54,6 @@ def curve_sample_steps(run_dir: Path | None) -> list[int]:
     return sorted(steps)
 
 
-def _run_spec(run_dir: Path | None) -> dict:
-    """A run's spec.json ({} when absent or unreadable)."""
-    if run_dir is None:
-        return {}
-    try:
-        spec = json.loads((Path(run_dir) / "spec.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return spec if isinstance(spec, dict) else {}
-
-
 def _from_spec_or_row(spec: dict, row: pd.Series, key: str, default: int) -> int:
     return _int_or(spec.get(key), _int_or(row.get(key), default))
 
@@ -91,7 +80,7 @@ def _progress_row(title: str, label: str, rows: pd.DataFrame, resolve) -> Progre
     if chosen is None:
         return ProgressRow(title, label, None, [], [], False, "", "failed", 1)
     row, run_dir, steps = chosen
-    spec = _run_spec(run_dir)
+    spec = read_spec(run_dir)
     per_step = _from_spec_or_row(spec, row, "batch_size", 1) * _from_spec_or_row(spec, row, "d_steps", 1)
     last = _from_spec_or_row(spec, row, "steps", 0)
     files = [Path(run_dir) / "curve" / f"samples_{s}.npz" for s in steps]

@@ -5,7 +5,6 @@ collapsed run's high precision is marked, never presented as a good result.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,7 +12,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ganbench.figures import _save, collect_curves, placeholder, read_log
+from ganbench.figures import _save, collect_curves, placeholder
+from ganbench.run_files import read_class_hist, read_log
 from ganbench.stats import guard
 
 
@@ -68,21 +68,6 @@ def pr_plane_figure(df: pd.DataFrame, path: Path) -> Path:
                  "recall is mode collapse)", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
-
-
-def read_class_hist(run_dir: Path | None) -> list[float] | None:
-    """The generated-class histogram of a run's end score (metrics.json ``class_hist``), or None."""
-    if run_dir is None:
-        return None
-    try:
-        data = json.loads((Path(run_dir) / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    hist = data.get("class_hist") if isinstance(data, dict) else None
-    if not isinstance(hist, list) or not hist:
-        return None
-    values = np.asarray(hist, dtype=float)
-    return list(values / values.sum()) if values.sum() > 0 else None
 
 
 def class_histogram_figure(df: pd.DataFrame, resolve, path: Path, max_conditions: int = 40) -> Path:

@@ -40,6 +40,7 @@ from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoesc
 from ganbench import figures, progress_figure, quality_figures, stats
 from ganbench.looks import seed_plan
 from ganbench.observations import LOG_SCALES, METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
+from ganbench.run_files import Resolver
 from ganbench.stats import guard, policy
 from ganbench.stats.arms import arm_rows
 
@@ -217,29 +218,6 @@ def load_speed(path: Path | None) -> tuple[pd.DataFrame | None, str]:
         if col not in speed:
             speed[col] = math.nan
     return speed.reset_index(drop=True), ""
-
-
-class Resolver:
-    """Maps a summary ``run_dir`` to an existing folder: as given (relative to the cwd),
-    else relative to the repo root guessed from the summary path."""
-
-    def __init__(self, summary_path: Path):
-        self.roots = [Path.cwd()]
-        summary_path = Path(summary_path).resolve()
-        for parent in list(summary_path.parents)[:4]:
-            if parent not in self.roots:
-                self.roots.append(parent)
-
-    def __call__(self, run_dir) -> Path | None:
-        if run_dir is None or (isinstance(run_dir, float) and math.isnan(run_dir)) or str(run_dir) == "":
-            return None
-        p = Path(str(run_dir))
-        if p.is_absolute():
-            return p if p.is_dir() else None
-        for root in self.roots:
-            if (root / p).is_dir():
-                return root / p
-        return None
 
 
 def _safe_name(text: str) -> str:
