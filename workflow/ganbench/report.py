@@ -24,14 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
-import os
-import platform
-import re
-import shutil
-import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -39,128 +32,21 @@ from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoesc
 
 from ganbench import figures, progress_figure, quality_figures, stats
 from ganbench.looks import seed_plan
-from ganbench.observations import LOG_SCALES, METRICS, OBSERVATIONS, REFERENCE_IMPLS, metric_label
+from ganbench.observations import METRICS, metric_label
 from ganbench.run_files import Resolver
+from ganbench.report_format import (as_number, decision_display, effect_display, fmt, fmt_ci, fmt_count, fmt_p,
+                                    fmt_pct, fmt_signed)
+from ganbench.provenance import git_commit, hardware, package_versions
+from ganbench.report_speed import benchmark_speed, load_speed
+from ganbench.report_panels import observation_panels, safe_file_name, sample_grids, training_curve_panels
 from ganbench.stats import guard, policy
-from ganbench.stats.arms import arm_rows
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "report.html.j2"
 KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "celeba": "CelebA"}  # the header names the dataset
 NOT_RUN = policy.NOT_RUN
-# a grid's label: what the guard's per-run rule says of its run, not only that the job finished
-GRID_LABELS = {"passes": "trained", "misses": "did not learn", "diverged": "diverged", "failed": "failed",
-               "not measured": "finished, not scored"}
-SPEED_COLUMNS = ("impl", "shape", "model", "batch_size", "d_steps", "g_steps", "steps", "repeats", "median_step_ms",
-                 "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb", "device", "framework",
-                 "framework_version", "compile", "threads", "ratio_to_fastest")
-PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake", "torch",
-            "torchvision", "torchmetrics", "tensorflow", "tensorflow-cpu", "keras")
 TABLE_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverage", "classes_covered")
-
-
-# ---------------------------------------------------------------------------
-# Formatting helpers (Jinja filters)
-# ---------------------------------------------------------------------------
-
-
-def _num(x):
-    try:
-        x = float(x)
-    except (TypeError, ValueError, UndefinedError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def fmt(x, digits: int = 3) -> str:
-    """A number with ``digits`` significant digits (one decimal from 100 up); '—' if missing."""
-    x = _num(x)
-    if x is None:
-        return "—"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e5 or abs(x) < 1e-3:
-        return f"{x:.{digits - 1}e}"
-    if abs(x) >= 100:
-        return f"{x:.1f}"
-    return f"{x:.{digits}g}"
-
-
-def fmt_signed(x, digits: int = 3) -> str:
-    x = _num(x)
-    if x is None:
-        return "—"
-    return ("+" if x > 0 else "") + fmt(x, digits)
-
-
-def fmt_p(p) -> str:
-    p = _num(p)
-    if p is None:
-        return "—"
-    if p < 1e-4:
-        return f"{p:.1e}"
-    return f"{p:.4f}"
-
-
-def fmt_ci(lo, hi, digits: int = 3) -> str:
-    lo, hi = _num(lo), _num(hi)
-    if lo is None or hi is None:
-        return "—"
-    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
-
-
-def fmt_count(x) -> str:
-    """A parameter count, e.g. 1,460,225; '—' when unknown."""
-    x = _num(x)
-    return "—" if x is None else f"{int(round(x)):,}"
-
-
-def fmt_pct(x, digits: int = 1) -> str:
-    x = _num(x)
-    if x is None:
-        return "—"
-    return f"{x * 100:+.{digits}f}%"
-
-
-# ---------------------------------------------------------------------------
-# Environment facts
-# ---------------------------------------------------------------------------
-
-
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def git_commit() -> str:
-    """Short commit of the code that made the report (the checkout holding this module,
-    else the working directory), flagged when tracked files have uncommitted changes."""
-    for where in (Path(__file__).resolve().parent, Path.cwd()):
-        commit = _git(["rev-parse", "--short", "HEAD"], where)
-        if commit:
-            dirty = _git(["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"], where)
-            return commit + (" (with uncommitted changes)" if dirty else "")
-    return "unknown (no git checkout or git not installed)"
-
-
-def package_versions() -> list[tuple[str, str]]:
-    out = []
-    for name in PACKAGES:
-        try:
-            out.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def hardware() -> dict:
-    return {"platform": platform.platform(), "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version()}
 
 
 # ---------------------------------------------------------------------------
@@ -195,35 +81,6 @@ def load_config(path: Path | None) -> tuple[dict, str]:
     return (data if isinstance(data, dict) else {}), ""
 
 
-def load_speed(path: Path | None) -> tuple[pd.DataFrame | None, str]:
-    """The benchmark rule's speed.csv, or (None, why not) when it is not given, missing or empty."""
-    if path is None:
-        return None, "no benchmark table given (--speed)"
-    path = Path(path)
-    if not path.is_file():
-        return None, f"benchmark table {path} not found"
-    try:
-        speed = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return None, f"benchmark table {path} is empty"
-    except Exception as exc:  # noqa: BLE001 - a report must still render
-        return None, f"benchmark table {path} unreadable: {exc}"
-    missing = [c for c in ("impl", "shape", "median_step_ms") if c not in speed]
-    if missing:
-        return None, f"benchmark table {path} lacks columns {', '.join(missing)}"
-    speed = speed[pd.to_numeric(speed["median_step_ms"], errors="coerce").notna()]
-    if speed.empty:
-        return None, f"benchmark table {path} has no timed rows"
-    for col in SPEED_COLUMNS:
-        if col not in speed:
-            speed[col] = math.nan
-    return speed.reset_index(drop=True), ""
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text))[:80] or "run"
-
-
 # ---------------------------------------------------------------------------
 # Context
 # ---------------------------------------------------------------------------
@@ -241,37 +98,6 @@ def _scale(df: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _grids(analysis: dict, resolve: Resolver, fig_dir: Path) -> list[dict]:
-    """One sample grid per condition (the lowest seed with a grid), copied."""
-    df = analysis["df"].set_index("run_id", drop=False)
-    grid_dir = fig_dir / "grids"
-    out = []
-    conditions = analysis["conditions"]
-    if conditions.empty:
-        return out
-    for k, row in conditions.iterrows():
-        chosen = None
-        for run_id in row["run_ids"]:  # sorted by seed
-            run = df.loc[run_id]
-            if isinstance(run, pd.DataFrame):
-                run = run.iloc[0]
-            folder = resolve(run["run_dir"])
-            if folder is not None and (folder / "grid.png").is_file():
-                chosen = (run, folder / "grid.png")
-                break
-        item = {"model": row["model"], "impl": row["impl"], "condition": row["condition"],
-                "src": None, "run_id": None, "seed": None, "status": None}
-        if chosen is not None:
-            run, src = chosen
-            grid_dir.mkdir(parents=True, exist_ok=True)
-            dest = grid_dir / f"{k:03d}_{_safe_name(run['run_id'])}.png"
-            shutil.copyfile(src, dest)
-            item.update(src=dest.relative_to(fig_dir.parent).as_posix(), run_id=run["run_id"],
-                        seed=run["seed"], status=GRID_LABELS.get(guard.run_verdict(run)[0], run["status"]))
-        out.append(item)
-    return out
-
-
 def _condition_rows(conditions: pd.DataFrame, metrics) -> list[dict]:
     rows = []
     for _, r in conditions.iterrows():
@@ -286,48 +112,6 @@ def _condition_rows(conditions: pd.DataFrame, metrics) -> list[dict]:
     return rows
 
 
-def effect_display(r: dict) -> tuple[str, str]:
-    """(effect, CI) as text on the endpoint's natural scale: % change for log-ratios, SD ratio
-    for the seed spread, raw difference otherwise."""
-    est, lo, hi = _num(r.get("estimate")), _num(r.get("ci_lo")), _num(r.get("ci_hi"))
-    scale = r.get("scale")
-    conf = r.get("conf")
-    label = f"{conf:.0%} CI " if isinstance(conf, float) and math.isfinite(conf) else "CI "
-    if est is None:
-        return "—", "—"
-    if scale in LOG_SCALES:
-        eff = f"{math.expm1(est) * 100:+.1f}%"
-    elif scale == "spread":
-        eff = f"SD ratio {math.exp(est):.2f}" if math.isfinite(est) else "SD ratio ∞"
-    elif scale == "divergence":
-        eff = f"{r.get('k_t')}/{r.get('n_t')} vs {r.get('k_c')}/{r.get('n_c')} seeds ({est:+.2f})"
-    else:
-        eff = fmt_signed(est)
-    ci = interval_text(scale, lo, hi)
-    return eff, (label + ci if ci != "—" else ci)
-
-
-def interval_text(scale: str | None, lo: float | None, hi: float | None) -> str:
-    """An interval on the endpoint's natural scale (see :func:`effect_display`)."""
-    if lo is None or hi is None:
-        return "—"
-    if scale in LOG_SCALES:
-        return f"[{math.expm1(lo) * 100:+.1f}%, {math.expm1(hi) * 100:+.1f}%]"
-    if scale == "spread":
-        return f"[{math.exp(lo):.2f}, {math.exp(hi):.2f}]"
-    return fmt_ci(lo, hi)
-
-
-def decision_display(r: dict) -> str:
-    """The interval the decision used (its critical p's level), e.g. '99.4% CI [+12.0%, +80.1%]';
-    '' where the test has no matching t interval (then the verdict rests on p alone)."""
-    lo, hi, conf = _num(r.get("dec_lo")), _num(r.get("dec_hi")), _num(r.get("dec_conf"))
-    if lo is None or hi is None or conf is None:
-        return ""
-    digits = 1 if conf < 0.999 else 2
-    return f"{conf * 100:.{digits}f}% CI {interval_text(r.get('scale'), lo, hi)}"
-
-
 def _decorate(results: list[dict]) -> None:
     for res in results:
         for g in res["groups"]:
@@ -338,187 +122,9 @@ def _decorate(results: list[dict]) -> None:
                 ref["effect_text"], ref["ci_text"] = effect_display(ref)
 
 
-
 # ---------------------------------------------------------------------------
-# Speed: the exclusive benchmark (speed.csv), else the training jobs
+# Study facts, figures and the page's context
 # ---------------------------------------------------------------------------
-
-
-def ratio_pairs(impls) -> list[tuple[str, str]]:
-    """(impl, reference) step-time ratios to show: every impl against TensorFlow, then every other
-    impl against PyTorch as well (PyTorch / TensorFlow appears once, as that)."""
-    impls = sorted(impls)
-    out: list[tuple[str, str]] = []
-    for ref in [r for r in reversed(REFERENCE_IMPLS) if r in impls]:
-        for x in impls:
-            if x != ref and (x, ref) not in out and (ref, x) not in out:
-                out.append((x, ref))
-    return out
-
-
-def _bool_text(x) -> str:
-    t = str(x).strip().lower()
-    return {"true": "on", "1": "on", "1.0": "on", "false": "off", "0": "off", "0.0": "off"}.get(t, "—" if t in ("", "nan") else t)
-
-
-def benchmark_speed(speed: pd.DataFrame) -> dict:
-    """Per benchmark shape (and compile mode / device where they vary): each impl's row and the
-    step-time ratios impl / reference of the same shape."""
-    sp = speed.copy()
-    for col in ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb",
-                "ratio_to_fastest", "batch_size", "d_steps", "g_steps", "steps", "repeats", "threads"):
-        sp[col] = pd.to_numeric(sp[col], errors="coerce")
-    sp["compile_text"] = [_bool_text(c) for c in sp["compile"]]
-    sp["device"] = sp["device"].astype(str).replace({"nan": ""})
-    keys = ["shape", "compile_text", "device"]
-    groups, pairs_seen = [], []
-    for key, g in sp.groupby(keys, sort=False):
-        shape, comp, device = key
-        rows = g.groupby("impl", sort=True).agg(
-            {c: ("median" if c in ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb",
-                                   "peak_device_mb", "ratio_to_fastest") else "first")
-             for c in g.columns if c not in ("impl",)}).reset_index()
-        ms = dict(zip(rows["impl"], rows["median_step_ms"]))
-        ratios = []
-        for x, ref in ratio_pairs(rows["impl"]):
-            r = ms[x] / ms[ref] if ms.get(ref) and math.isfinite(ms[ref]) and ms[ref] > 0 else math.nan
-            ratios.append({"impl": x, "reference": ref, "ratio": r})
-            if (x, ref) not in pairs_seen:
-                pairs_seen.append((x, ref))
-        first = rows.iloc[0]
-        groups.append({"shape": shape, "compile": comp, "device": device or "—", "model": first["model"],
-                       "batch_size": first["batch_size"], "d_steps": first["d_steps"], "g_steps": first["g_steps"],
-                       "rows": rows.to_dict("records"),
-                       "ratios": {f"{q['impl']} / {q['reference']}": q for q in ratios}})
-    threads = sorted({int(t) for t in sp["threads"].dropna()})
-    repeats = sorted({int(t) for t in sp["repeats"].dropna()})
-    return {"source": "benchmark", "groups": groups, "pair_labels": [f"{a} / {b}" for a, b in pairs_seen],
-            "threads": ", ".join(map(str, threads)) or "unknown",
-            "repeats": ", ".join(map(str, repeats)) or "unknown",
-            "devices": ", ".join(sorted({d for d in sp["device"] if d})) or "unknown"}
-
-
-# ---------------------------------------------------------------------------
-# Observations: arms present or not, learning curves and the guard per observation
-# ---------------------------------------------------------------------------
-
-OBS_BY_ID = {o.id: o for o in OBSERVATIONS}
-
-
-def _base_arm(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[rows["deviations"] == "{}"] if (rows["deviations"] == "{}").any() else rows
-
-
-def group_arms(o: dict, g: dict, df: pd.DataFrame) -> list[dict]:
-    """Panels (one per recipe) of a group's arms: {"title", "recipe", "series": [(label, rows, style)],
-    "control": rows}."""
-    obs = OBS_BY_ID.get(o["id"])
-    if o["kind"] == "equivalence":
-        rows = df[df["model"] == g.get("model")]
-        ctrl_all = _base_arm(rows[rows["impl"] == g.get("reference")])
-        treat_all = _base_arm(rows[rows["impl"] == g.get("impl")])
-        panels = []
-        for recipe in sorted(set(ctrl_all["recipe"]) | set(treat_all["recipe"])):
-            c, t = ctrl_all[ctrl_all["recipe"] == recipe], treat_all[treat_all["recipe"] == recipe]
-            panels.append({"title": f"{g['group']}, {recipe or 'runs'}", "recipe": recipe, "control": c,
-                           "series": [(f"control: {g.get('reference')}", c, "control"),
-                                      (f"treatment: {g.get('impl')}", t, "treatment")]})
-        return panels
-    if obs is None:
-        return []
-    c = arm_rows(df, g["recipe"], obs.control)
-    t = arm_rows(df, g["recipe"], obs.treatment)
-    series = [(f"control: {o['control_label']}", c, "control"), (f"treatment: {o['treatment_label']}", t, "treatment")]
-    for label, dev in obs.references:
-        r = arm_rows(df, g["recipe"], dev)
-        if len(r):
-            series.append((f"reference: {label}", r, "reference"))
-    baseline = t if obs.baseline_role == "treatment" else c  # the arm the guard checks
-    return [{"title": g["group"], "recipe": g["recipe"], "control": baseline, "series": series}]
-
-
-def _fid_limit(rows: pd.DataFrame) -> float:
-    for _, r in rows.iterrows():
-        limit = guard.run_limits(r)[0]
-        if _num(limit) is not None:
-            return limit
-    return math.nan
-
-
-def _guard_rows(control: pd.DataFrame) -> list[dict]:
-    out = []
-    for _, r in control.sort_values(["seed", "impl"]).iterrows():
-        verdict, limit, need = guard.run_verdict(r)
-        out.append({"run_id": r["run_id"], "seed": r["seed"], "impl": r["impl"], "recipe": r.get("recipe", ""),
-                    "status": r["status"], "fid": _num(r.get("fid")), "fid_limit": limit,
-                    "classes": _num(r.get("classes_covered")), "classes_needed": need, "verdict": verdict})
-    return out
-
-
-def observation_panels(results: list[dict], df: pd.DataFrame, resolve: Resolver, fig_dir: Path,
-                       min_classes: int | None = guard.MIN_CLASSES) -> None:
-    """Per observation that ran: obs_<id>_curves.png (learning curves of its arms),
-    obs_<id>_guard.png (the control's end scores vs the guard), obs_<id>_losses.png (losses per
-    arm) and obs_<id>_progress.png (each arm's curve samples as training goes on), plus the
-    guard's rows per group."""
-    curve_cache: dict[str, pd.DataFrame] = {}
-
-    def curves(rows: pd.DataFrame) -> pd.DataFrame:
-        frames = []
-        for _, row in rows.iterrows():
-            rid = row["run_id"]
-            if rid not in curve_cache:
-                curve_cache[rid] = figures.collect_curves(row.to_frame().T, resolve)
-            frames.append(curve_cache[rid])
-        frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    for o in results:
-        o["curves_figure"] = o["guard_figure"] = o["loss_figure"] = o["progress_figure"] = None
-        if o["not_run"]:
-            for g in o["groups"]:
-                g["guard_rows"] = []
-            continue
-        curve_panels, guard_panels, loss_panels = [], [], []
-        for g in o["groups"]:
-            g["guard_rows"] = []
-            if g["not_run"]:
-                continue
-            for panel in group_arms(o, g, df):
-                limit = _fid_limit(panel["control"] if len(panel["control"]) else
-                                   pd.concat([s[1] for s in panel["series"]]))
-                curve_panels.append({"title": panel["title"], "fid_limit": limit,
-                                     "series": [(label, curves(rows), style) for label, rows, style in panel["series"]]})
-                guard_panels.append({"title": panel["title"], "fid_limit": limit, "rows": panel["control"]})
-                loss_panels.append({"title": panel["title"], "series": panel["series"]})
-                g["guard_rows"].extend(_guard_rows(panel["control"]))
-        name = _safe_name(o["id"])
-        figures.learning_curves_figure(curve_panels, fig_dir / f"obs_{name}_curves.png",
-                                       f"{o['id']}: learning curves per arm", min_classes)
-        figures.guard_figure(guard_panels, fig_dir / f"obs_{name}_guard.png",
-                             f"{o['id']}: the baseline arm's end scores that decided the guard", min_classes)
-        figures.arm_loss_figure(loss_panels, resolve, fig_dir / f"obs_{name}_losses.png",
-                                f"{o['id']}: losses and D outputs per arm (mean over seeds, band = min–max)")
-        progress_figure.progress_grids_figure(loss_panels, resolve, fig_dir / f"obs_{name}_progress.png",
-                                      f"{o['id']}: samples as training goes on, lowest seed per arm")
-        o["loss_figure"] = f"figures/obs_{name}_losses.png"
-        o["progress_figure"] = f"figures/obs_{name}_progress.png"
-        o["curves_figure"] = f"figures/obs_{name}_curves.png"
-        o["guard_figure"] = f"figures/obs_{name}_guard.png"
-
-
-def training_curve_panels(df: pd.DataFrame, resolve: Resolver) -> list[dict]:
-    """Key figure: each recipe's own arm per (recipe, model), one series per impl."""
-    usable = df[df["status"] != "failed"]
-    base = usable[usable["deviations"] == "{}"] if (usable["deviations"] == "{}").any() else usable
-    impls = sorted(base["impl"].unique())
-    panels = []
-    for (recipe, model), rows in base.groupby(["recipe", "model"], sort=True):
-        series = [(impl, figures.collect_curves(rows[rows["impl"] == impl], resolve), impls.index(impl))
-                  for impl in impls if (rows["impl"] == impl).any()]
-        panels.append({"title": f"{recipe} ({model})" if recipe else model, "fid_limit": _fid_limit(rows),
-                       "series": series})
-    return panels
 
 
 def _curve_samples(config: dict, df: pd.DataFrame) -> tuple[str, str]:
@@ -573,7 +179,7 @@ def draw_figures(analysis: dict, results: list[dict], df: pd.DataFrame, resolve:
         speed_ctx = {"source": "training", **analysis["speed"]}
         figures.timing_figure(df, fig_dir / "timing.png")
     for r in ran:
-        name = f"obs_{_safe_name(r['id'])}.png"
+        name = f"obs_{safe_file_name(r['id'])}.png"
         figures.observation_figure(r, resolve, df, fig_dir / name)
         r["figure"] = f"figures/{name}"
     observation_panels(results, df, resolve, fig_dir, min_classes)
@@ -657,7 +263,7 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "eval_samples": eval_n,
         "min_classes": min_classes,
         "not_run_label": NOT_RUN,
-        "grids": _grids(analysis, resolve, fig_dir),
+        "grids": sample_grids(analysis, resolve, fig_dir),
         "key_figures": {k: f"figures/{k}.png" for k in KEY_FIGURES},
         "quality_figures": [(f"figures/{k}.png", alt) for k, alt in QUALITY_FIGURES.items()],
         "runs": df.sort_values(["model", "impl", "run_id"]).to_dict("records") if len(df) else [],
@@ -670,7 +276,7 @@ def make_env() -> Environment:
                                                    default_for_string=True, default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, fmt_count=fmt_count, fmt_p=fmt_p, fmt_ci=fmt_ci, fmt_pct=fmt_pct, fmt_signed=fmt_signed)
-    env.globals["finite"] = lambda x: _num(x) is not None
+    env.globals["finite"] = lambda x: as_number(x) is not None
     env.globals["fmt_ci"] = fmt_ci
     return env
 
