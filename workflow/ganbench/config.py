@@ -200,8 +200,6 @@ def check_dataset(config: dict) -> None:
 
 def check_against_impls(config: dict, impls: dict[str, Impl]) -> None:
     """Cross-field checks that need the discovered impls and the config as a whole."""
-    from ganbench.grid import planned_arms  # late import: grid imports this module
-
     known = sorted(impls)
     chosen = config["impls"] if config.get("impls") is not None else known
     if not impls:
@@ -225,6 +223,12 @@ def check_against_impls(config: dict, impls: dict[str, Impl]) -> None:
     check_impls(chosen, "impls")
     check_impls(config["observations"]["impls"] or [], "observations.impls")
     check_impls(config["frameworks"]["impls"] or [], "frameworks.impls")
+    _check_presets_and_designs(config, chosen, check_impls)
+    _check_planned_arms(config, chosen, impls)
+
+
+def _check_presets_and_designs(config: dict, chosen: list[str], check_impls) -> None:
+    """Every recipe's optimiser preset exists; every design set names a recipe, a preset, impls."""
     presets = sorted(config["optimizers"])
     recipes = sorted(config["recipes"])
     for name, recipe in config["recipes"].items():
@@ -246,7 +250,13 @@ def check_against_impls(config: dict, impls: dict[str, Impl]) -> None:
                 f"optimizers; allowed: {presets}"
             )
         check_impls(design.get("impls", chosen), f"design.{set_name}.impls")
-    # every planned run: its recipe has a budget for its model, its impl implements the model
+
+
+def _check_planned_arms(config: dict, chosen: list[str], impls: dict[str, Impl]) -> None:
+    """Every planned run: its recipe has a budget for its model, its impl implements the model."""
+    from ganbench.grid import planned_arms  # late import: grid imports this module
+
+    presets = sorted(config["optimizers"])
     try:
         arms = planned_arms(config, chosen)
     except KeyError as exc:

@@ -45,3 +45,17 @@ def hardware() -> dict:
     return {"platform": platform.platform(), "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
             "python": platform.python_version()}
+
+
+def provenance_context(df) -> dict:
+    """The report's provenance: packages, hardware, git commit, and from the runs (a summary frame)
+    the framework versions, devices and FID feature extractors they used."""
+    fw_versions, devices, extractors = [], {}, []
+    if len(df):
+        for fw, grp in df.groupby("framework"):
+            versions = sorted(v for v in set(grp["framework_version"].astype(str)) if v not in ("", "nan"))
+            fw_versions.append((fw, ", ".join(versions) or "unknown"))
+        devices = df["device"].astype(str).replace({"nan": ""}).value_counts().to_dict()
+        extractors = sorted(v for v in set(df["extractor_fid"].astype(str)) if v not in ("", "nan"))
+    return {"packages": package_versions(), "framework_versions": fw_versions, "hardware": hardware(),
+            "devices": devices, "git": git_commit(), "extractors": extractors}

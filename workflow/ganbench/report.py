@@ -36,7 +36,7 @@ from ganbench.observations import METRICS, metric_label
 from ganbench.run_files import Resolver
 from ganbench.report_format import (as_number, decision_display, effect_display, fmt, fmt_ci, fmt_count, fmt_p,
                                     fmt_pct, fmt_signed)
-from ganbench.provenance import git_commit, hardware, package_versions
+from ganbench.provenance import provenance_context
 from ganbench.report_speed import benchmark_speed, load_speed
 from ganbench.report_panels import observation_panels, safe_file_name, sample_grids, training_curve_panels
 from ganbench.stats import guard, policy
@@ -46,6 +46,9 @@ TEMPLATE = "report.html.j2"
 KEY_FIGURES = ("observations", "fid_by_condition", "frameworks", "training_curves", "loss_curves", "timing")
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "celeba": "CelebA"}  # the header names the dataset
 NOT_RUN = policy.NOT_RUN
+# the decision rules, the seed design and its boundary, as stats.analyse states them: printed as the code applies them
+ANALYSIS_RULES = ("rules", "equivalence_rules", "noninferiority_rules", "combine_rules", "family_rule", "guard_rule",
+                  "unit_rule", "diverged_rule", "design", "boundary", "sequential", "alpha", "min_seeds")
 TABLE_METRICS = ("fid", "kid_mean", "is_mean", "precision", "recall", "coverage", "classes_covered")
 
 
@@ -196,8 +199,6 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
     _decorate(results)
     dataset = config.get("dataset") or "mnist"
     min_classes = guard.min_classes(dataset)
-
-
     speed_ctx = draw_figures(analysis, results, df, resolve, fig_dir, min_classes, speed)
     speed_ctx["note"] = speed_note
     curve_n, eval_n = _curve_samples(config, df)
@@ -211,13 +212,6 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         int(s) for s in df["seed"].dropna().unique())
     name = config.get("name") or (df["study"].mode().iat[0] if len(df) and (df["study"] != "").any() else None) \
         or Path(summary_path).parent.name
-    fw_versions = []
-    if len(df):
-        for fw, grp in df.groupby("framework"):
-            versions = sorted(v for v in set(grp["framework_version"].astype(str)) if v not in ("", "nan"))
-            fw_versions.append((fw, ", ".join(versions) or "unknown"))
-    devices = df["device"].astype(str).replace({"nan": ""}).value_counts().to_dict() if len(df) else {}
-    extractors = sorted(v for v in set(df["extractor_fid"].astype(str)) if v not in ("", "nan")) if len(df) else []
     problems = df[df["status"] != "ok"].sort_values(["status", "run_id"]) if len(df) else df
     return {
         "title": f"ganbench report: {name} ({DATASET_NAMES.get(dataset, dataset)})",
@@ -236,26 +230,9 @@ def build_context(analysis: dict, config: dict, config_note: str, summary_path: 
         "status_counts": df["status"].value_counts().to_dict() if len(df) else {},
         "problems": problems.to_dict("records"),
         "excluded": analysis["excluded"],
-        "packages": package_versions(),
-        "framework_versions": fw_versions,
-        "hardware": hardware(),
-        "devices": devices,
-        "git": git_commit(),
-        "extractors": extractors,
+        **provenance_context(df),
         "observations": results,
-        "rules": analysis["rules"],
-        "equivalence_rules": analysis["equivalence_rules"],
-        "noninferiority_rules": analysis["noninferiority_rules"],
-        "combine_rules": analysis["combine_rules"],
-        "family_rule": analysis["family_rule"],
-        "guard_rule": analysis["guard_rule"],
-        "unit_rule": analysis["unit_rule"],
-        "diverged_rule": analysis["diverged_rule"],
-        "design": analysis["design"],
-        "boundary": analysis["boundary"],
-        "sequential": analysis["sequential"],
-        "alpha": analysis["alpha"],
-        "min_seeds": analysis["min_seeds"],
+        **{key: analysis[key] for key in ANALYSIS_RULES},
         "table_metrics": [(m, metric_label(m), METRICS[m].better) for m in metrics],
         "conditions": _condition_rows(conditions, metrics) if not conditions.empty else [],
         "speed": speed_ctx,
