@@ -182,7 +182,8 @@ class Engine:
     def train_chunk(self, idx: np.ndarray, noise: np.ndarray):
         k = idx.shape[0]
         carry = (self.params, self.bn_stats, self.opt_d, self.opt_g)
-        xs = self._put((np.asarray(idx, np.int32), np.asarray(noise, np.float32), runkit.chunk_bias_scalars(self.spec, self.t_d, self.t_g, k)))
+        scal = runkit.chunk_bias_scalars(self.spec, self.t_d, self.t_g, k)
+        xs = self._put((np.asarray(idx, np.int32), np.asarray(noise, np.float32), scal))
         (self.params, self.bn_stats, self.opt_d, self.opt_g), out = self._chunk(carry, self.data, *xs)
         self.t_d += k * self.spec["d_steps"]
         self.t_g += k * self.spec["g_steps"]

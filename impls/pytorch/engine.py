@@ -211,7 +211,8 @@ class Engine:
                             torch.sigmoid(logits_real.detach()).mean(), torch.sigmoid(logits_fake.detach()).mean()])
 
     def _train_chunk_captured(self, idx_t, noise_t, k: int) -> torch.Tensor:
-        scal = torch.from_numpy(runkit.chunk_bias_scalars(self.spec, *self.optimizer_steps(), k)).to(self.dev, non_blocking=True)
+        scal = runkit.chunk_bias_scalars(self.spec, *self.optimizer_steps(), k)
+        scal = torch.from_numpy(scal).to(self.dev, non_blocking=True)
         d_m, d_v = self._moments(self.opt_d, self._d_params)
         g_m, g_v = self._moments(self.opt_g, self._g_params)
         if self._cuda_graphs:

@@ -28,9 +28,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, UndefinedError, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ganbench import figures, progress_figure, quality_figures, stats
+from ganbench import figures, quality_figures, stats
 from ganbench.looks import seed_plan
 from ganbench.observations import METRICS, metric_label
 from ganbench.run_files import Resolver

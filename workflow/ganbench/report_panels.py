@@ -57,7 +57,7 @@ def sample_grids(analysis: dict, resolve: Resolver, fig_dir: Path) -> list[dict]
     return out
 
 
-def base_arm(rows: pd.DataFrame) -> pd.DataFrame:
+def _base_arm(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["deviations"] == "{}"] if (rows["deviations"] == "{}").any() else rows
 
 
@@ -67,8 +67,8 @@ def group_arms(o: dict, g: dict, df: pd.DataFrame) -> list[dict]:
     obs = OBS_BY_ID.get(o["id"])
     if o["kind"] == "equivalence":
         rows = df[df["model"] == g.get("model")]
-        ctrl_all = base_arm(rows[rows["impl"] == g.get("reference")])
-        treat_all = base_arm(rows[rows["impl"] == g.get("impl")])
+        ctrl_all = _base_arm(rows[rows["impl"] == g.get("reference")])
+        treat_all = _base_arm(rows[rows["impl"] == g.get("impl")])
         panels = []
         for recipe in sorted(set(ctrl_all["recipe"]) | set(treat_all["recipe"])):
             c, t = ctrl_all[ctrl_all["recipe"] == recipe], treat_all[treat_all["recipe"] == recipe]

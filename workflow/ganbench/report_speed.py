@@ -51,7 +51,7 @@ def ratio_pairs(impls) -> list[tuple[str, str]]:
     return out
 
 
-def bool_text(x) -> str:
+def _bool_text(x) -> str:
     t = str(x).strip().lower()
     return {"true": "on", "1": "on", "1.0": "on", "false": "off", "0": "off", "0.0": "off"}.get(t, "—" if t in ("", "nan") else t)
 
@@ -63,7 +63,7 @@ def benchmark_speed(speed: pd.DataFrame) -> dict:
     for col in ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb",
                 "ratio_to_fastest", "batch_size", "d_steps", "g_steps", "steps", "repeats", "threads"):
         sp[col] = pd.to_numeric(sp[col], errors="coerce")
-    sp["compile_text"] = [bool_text(c) for c in sp["compile"]]
+    sp["compile_text"] = [_bool_text(c) for c in sp["compile"]]
     sp["device"] = sp["device"].astype(str).replace({"nan": ""})
     keys = ["shape", "compile_text", "device"]
     groups, pairs_seen = [], []

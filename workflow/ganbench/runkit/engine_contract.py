@@ -91,8 +91,7 @@ def members(protocol: type = Engine) -> tuple[str, ...]:
     return tuple(names)
 
 
-REQUIRED = members(Engine)
-OPTIONAL = ("rng_state", "load_rng_state")  # engines that draw from their framework's RNG
+REQUIRED = members(Engine)  # (optional beyond these: rng_state / load_rng_state, runkit.checkpoint)
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
