@@ -8,13 +8,18 @@ import os
 import shlex
 import sys
 
-sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
-sys.path.insert(0, workflow.basedir)
-
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+try:
+    import ganbench
+except ImportError:
+    raise WorkflowError(
+        f"the project's package `ganbench` is not installed in this Python ({sys.executable}): "
+        "run ./ganbench run (it sets up .venv), or `pip install -e .` in this environment"
+    ) from None
 
 if not workflow.overwrite_configfiles:
 
@@ -31,7 +36,7 @@ from ganbench.config import (
 )
 from ganbench.grid import expand_runs
 from ganbench.impls import ContractError, discover_impls
-from metrics.inception_weights import find_inception_weights
+from ganbench.metrics.inception_weights import find_inception_weights
 from ganbench.preflight import (
     MissingEvaluator,
     NotWritable,
@@ -47,11 +52,12 @@ from ganbench.stale_lock import (
 from ganbench import trainer_guard
 
 REPO = workflow.basedir
-# Jobs run `python` = the interpreter running Snakemake, and import the project's modules. Every
-# path is shell-quoted (a checkout under "my dir" or "$(...)" is data, never code) and its braces
-# doubled (Snakemake formats the prefix).
-# Under --use-conda the rule's environment (workflow/envs/ganbench.yaml) provides `python`: the
-# interpreter running Snakemake is then not put first on PATH.
+# Jobs run `python` = the interpreter running Snakemake, where `./ganbench setup` installed the
+# project's package (pyproject.toml). Its path is shell-quoted (a checkout under "my dir" or
+# "$(...)" is data, never code) and its braces doubled (Snakemake formats the prefix).
+# Under --use-conda the rule's environment (workflow/envs/ganbench.yaml, whose post-deploy script
+# installs this checkout's package into it) provides `python`: the interpreter running Snakemake is
+# then not put first on PATH.
 _USE_CONDA = (
     "conda"
     in str(
@@ -63,14 +69,10 @@ _PATH = (
     if _USE_CONDA
     else f'export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"; '
 )
-shell.prefix(
-    (
-        f"set -euo pipefail; {_PATH}"
-        f"export PYTHONPATH={shlex.quote(os.path.join(REPO, 'workflow') + os.pathsep + REPO)}; "
-    )
-    .replace("{", "{{")
-    .replace("}", "}}")
-)
+shell.prefix(f"set -euo pipefail; {_PATH}".replace("{", "{{").replace("}", "}}"))
+os.environ.update(
+    GANBENCH_REPO=REPO
+)  # the checkout the conda post-deploy script installs
 # A training job's launcher watches this snakemake and stops its trainer when it is gone (kill -9).
 os.environ[trainer_guard.SNAKEMAKE_ENV] = trainer_guard.process_token()
 

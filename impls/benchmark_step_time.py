@@ -18,11 +18,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
 
-from ganbench.benchmark import benchmark_shape, shape_spec, shapes  # noqa: E402
-from ganbench.config import load_config  # noqa: E402
-from ganbench.impls import discover_impls  # noqa: E402
+from ganbench.benchmark import benchmark_shape, shape_spec, shapes
+from ganbench.config import load_config
+from ganbench.impls import discover_impls
 
 
 def config_path(name: str) -> Path:

@@ -37,9 +37,10 @@ ITERATIONS = 1  # one iteration (the run's first step, a chunk of its own)
 # ------------------------------------------------------------------ worker (one framework per process)
 def _worker(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
-    sys.path.insert(0, str(REPO / "impls" / job["framework"]))
     from ganbench import runkit
-    from engine import Engine
+    from ganbench.impl_entry import load_engine_class
+
+    Engine = load_engine_class(REPO / "impls" / job["framework"])
 
     out = {}
     for name, spec in job["cases"].items():
@@ -102,7 +103,7 @@ def results(tmp_path_factory):
         kw = C.recipe_kw(recipe, **over)
         specs[name] = C.make_spec(kw.pop("model"), **kw)
         inputs[name] = str(_inputs(tmp, name, specs[name], data))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]), GANBENCH_THREADS="1")
+    env = dict(os.environ, GANBENCH_THREADS="1")
     procs = {}
     for fw in FRAMEWORKS:
         job = tmp / f"{fw}.json"

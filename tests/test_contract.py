@@ -55,8 +55,7 @@ def run_entry(impl: str, spec: dict, data: Path, out: Path, env: dict | None = N
     out.mkdir(parents=True, exist_ok=True)
     spec_path = out / "spec.json"
     spec_path.write_text(json.dumps(spec))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]),
-               CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
     return subprocess.run([sys.executable, str(IMPLS[impl].entry), "--spec", str(spec_path), "--data", str(data),
                            "--out", str(out)], env=env, cwd=str(REPO), capture_output=True, text=True,
                           timeout=300)

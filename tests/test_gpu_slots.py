@@ -130,7 +130,7 @@ def two_fake_gpus(tmp_path):
     smi.write_text("#!/bin/sh\necho 'GPU 0: Fake GPU (UUID: GPU-a)'\necho 'GPU 1: Fake GPU (UUID: GPU-b)'\n")
     smi.chmod(0o755)
     return dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-                PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]), GANBENCH_GPU_LOCK_DIR=str(tmp_path / "locks"))
+                GANBENCH_GPU_LOCK_DIR=str(tmp_path / "locks"))
 
 
 def script_gpu_count(env) -> str:
@@ -190,7 +190,8 @@ def test_child_env_exports_claim_and_threads():
     env = child_env("1", threads=2)
     assert env["CUDA_VISIBLE_DEVICES"] == "1"
     assert env["GANBENCH_THREADS"] == env["OMP_NUM_THREADS"] == "2"
-    assert env["PYTHONPATH"].split(":")[0].endswith("/workflow")
+    # the trainer imports the installed package: no search path of its own
+    assert env.get("PYTHONPATH") == os.environ.get("PYTHONPATH")
 
 
 PROBE_ENTRY = """
@@ -237,7 +238,6 @@ def test_a_preset_gpu_is_never_shared_by_two_jobs(tmp_path, two_fake_gpus):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     runs = [f"results/gpu/runs/probe-dcgan_blog-basic-s{seed}" for seed in (0, 1)]
     env = dict(two_fake_gpus, CUDA_VISIBLE_DEVICES="0")
-    env.pop("PYTHONPATH")
     proc = subprocess.run([str(Path(sys.executable).with_name("snakemake")), *(f"{r}/samples.npz" for r in runs),
                            "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "4",
                            "--resources", "gpu=2", "--configfile", str(tmp_path / "c.yaml")],

@@ -26,7 +26,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-PYTHONPATH = os.pathsep.join([str(REPO / "workflow"), str(REPO)])
 
 HANG_ENTRY = """
 import os, subprocess, sys, time
@@ -166,14 +165,14 @@ def test_altered_dataset_is_refused_naming_file_and_fix(hung_study):
     assert "Traceback" not in log
     # evaluation checks the test split the same way
     check = subprocess.run([sys.executable, "-m", "ganbench.data", "--dataset", "mnist", "--out", str(data),
-                            "--verify", "test_images"], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+                            "--verify", "test_images"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr  # only train_images was altered
     with np.load(data) as npz:
         arrays = {k: npz[k] for k in npz.files}
     arrays["test_images"] = arrays["test_images"][:-1]
     np.savez(data, **arrays)
     check = subprocess.run([sys.executable, "-m", "ganbench.data", "--dataset", "mnist", "--out", str(data),
-                            "--verify", "test_images"], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+                            "--verify", "test_images"], capture_output=True, text=True)
     assert check.returncode == 1 and f"{data}: the dataset file was altered" in check.stderr, check.stderr
 
 
@@ -199,7 +198,7 @@ def launch(tmp_path: Path, entry: Path, env: dict | None = None, **popen) -> sub
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(json.dumps({"run_id": "x", "steps": 10, "image_size": 28, "channels": 1,
                                                "grid_size": 16, "impl": "hang"}))
-    env = dict(os.environ, PYTHONPATH=PYTHONPATH, CUDA_VISIBLE_DEVICES="", **(env or {}))
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", **(env or {}))
     return subprocess.Popen([sys.executable, "-m", "ganbench.launch", "--entry", str(entry), "--spec",
                              str(out / "spec.json"), "--data", str(tmp_path / "unused.npz"), "--out", str(out)],
                             env=env, **popen)

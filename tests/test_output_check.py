@@ -162,7 +162,7 @@ def launch(tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
     out = tmp_path / "runs" / "fake-basic-s0"
     out.mkdir(parents=True)
     (out / "spec.json").write_text(json.dumps(SPEC))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]), CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     return subprocess.run([sys.executable, "-m", "ganbench.launch", "--entry", str(impl / "train.py"),
                            "--spec", str(out / "spec.json"), "--data", str(tmp_path / "unused.npz"),
                            "--out", str(out)], env=env, cwd=str(REPO), capture_output=True, text=True, timeout=120)
@@ -198,7 +198,7 @@ def test_a_real_impl_passes_the_check(tmp_path, nan_at):
     out.mkdir()
     spec = copy.deepcopy(SPEC) | {"impl": "pytorch", "run_id": "pytorch-basic-s0", "probe_size": 16}
     (out / "spec.json").write_text(json.dumps(spec))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]), CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     if nan_at:
         env["GANBENCH_TEST_NAN_AT_STEP"] = str(nan_at)
     proc = subprocess.run([sys.executable, "-m", "ganbench.launch", "--entry", str(REPO / "impls/pytorch/train.py"),

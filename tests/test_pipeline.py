@@ -235,7 +235,7 @@ def fashion_smoke(tmp_path_factory):
 @pytest.mark.pipeline
 def test_fashion_smoke_pipeline_end_to_end(fashion_smoke):
     from ganbench.data import FASHION_MNIST_SHA256, load_dataset, sha256_of
-    from metrics.mnist_net import EVALUATORS, file_sha256
+    from ganbench.metrics.mnist_net import EVALUATORS, file_sha256
 
     data = load_dataset(fashion_smoke / "results" / "data" / "fashion_mnist.npz")
     assert sha256_of(data["test_images"][..., 0]) == FASHION_MNIST_SHA256["test_images"]
@@ -290,9 +290,9 @@ def test_celeba_without_inception_weights_stops_before_any_job(tmp_path, monkeyp
 @pytest.fixture(scope="module")
 def celeba_smoke(tmp_path_factory):
     """The CelebA smoke study run for real on a synthetic folder of JPEGs, scored through the Inception
-    code path with a small random-weight Inception-shaped network (metrics.inception_net)."""
+    code path with a small random-weight Inception-shaped network (ganbench.metrics.inception_net)."""
     from celeba_helpers import make_synthetic_celeba
-    from metrics.inception_net import write_test_network
+    from ganbench.metrics.inception_net import write_test_network
 
     workdir = tmp_path_factory.mktemp("celeba_smoke")
     folder = make_synthetic_celeba(workdir / "celeba", n=80, seed=3)
@@ -305,7 +305,7 @@ def celeba_smoke(tmp_path_factory):
 @pytest.mark.pipeline
 def test_celeba_smoke_pipeline_end_to_end(celeba_smoke):
     from ganbench.data import load_dataset
-    from metrics.mnist_net import file_sha256
+    from ganbench.metrics.mnist_net import file_sha256
 
     workdir, weights = celeba_smoke
     data = load_dataset(workdir / "results" / "data" / "celeba.npz")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.preflight import MissingEvaluator, NotWritable, check_evaluator, check_writable
-from metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES
+from ganbench.metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")

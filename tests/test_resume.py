@@ -77,8 +77,7 @@ def train(impl: str, spec: dict, data: Path, out: Path, env: dict | None = None)
     """The impl's entry point, as the train rule runs it (out = <root>/runs/<run_id>)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(json.dumps(spec))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]),
-               CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
     return subprocess.run([sys.executable, str(IMPLS[impl].entry), "--spec", str(out / "spec.json"),
                            "--data", str(data), "--out", str(out)], env=env, cwd=str(REPO),
                           capture_output=True, text=True, timeout=300)
@@ -189,7 +188,7 @@ def test_corrupt_dataset_is_named_with_what_to_do(tmp_path):
 
 
 def test_corrupt_samples_is_named_with_what_to_do(tmp_path):
-    from metrics.evaluate import EvaluationError, load_samples
+    from ganbench.metrics.evaluate import EvaluationError, load_samples
 
     samples = tmp_path / "samples.npz"
     np.savez(samples, images=np.zeros((4, 28, 28, 1), np.uint8))
@@ -200,7 +199,7 @@ def test_corrupt_samples_is_named_with_what_to_do(tmp_path):
 
 
 def test_corrupt_dataset_at_evaluation_is_named_with_what_to_do(tmp_path):
-    from metrics.evaluate import EvaluationError, load_real_test_images
+    from ganbench.metrics.evaluate import EvaluationError, load_real_test_images
 
     data = tmp_path / "mnist.npz"
     np.savez(data, test_images=np.zeros((4, 28, 28, 1), np.uint8))
@@ -286,9 +285,8 @@ time.sleep(600)
 
 def owner_process(meta: Path, study: str, *locks: Path) -> subprocess.Popen:
     """A stand-in for a snakemake main process: takes its owner lock, records ``locks``, lives on."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]))
     proc = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(meta), study, *map(str, locks)],
-                            env=env, stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 

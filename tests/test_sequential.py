@@ -12,7 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from ganbench import stats
-from ganbench.stats import policy, sequential
+from ganbench.stats import sequential
 from ganbench.stats.analysis import decide
 from ganbench.stats.sequential import Design, one_sided_bounds, sequential_decisions, spent
 from report_fixtures import make_summary

@@ -551,8 +551,7 @@ def test_priors_have_their_ranges():
 def _run_entry(impl: str, spec: dict, data: Path, out: Path) -> subprocess.Popen:
     spec_path = out.parent / f"{out.name}.spec.json"
     spec_path.write_text(json.dumps(spec))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(C.REPO / "workflow"), str(C.REPO)]),
-               GANBENCH_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, GANBENCH_THREADS="1", CUDA_VISIBLE_DEVICES="")
     return subprocess.Popen([sys.executable, str(C.IMPLS[impl] / "train.py"), "--spec", str(spec_path),
                              "--data", str(data), "--out", str(out)], env=env, cwd=str(C.REPO),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -18,12 +18,11 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "workflow"))
-sys.path.insert(0, str(REPO))
 
-from ganbench.benchmark import shape_spec, shapes  # noqa: E402
-from ganbench.config import load_config  # noqa: E402
-from ganbench.launch import child_env  # noqa: E402
+from ganbench.benchmark import shape_spec, shapes
+from ganbench.config import load_config
+from ganbench.impl_entry import entry_command
+from ganbench.launch import child_env
 
 
 def main(argv=None) -> int:
@@ -39,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--work", type=Path, default=REPO / "results" / "budgets")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "budgets")
     args = p.parse_args(argv)
-    from metrics.evaluate import score_curve
+    from ganbench.metrics.evaluate import score_curve
 
     config = load_config(Path(args.config) if args.config.endswith(".yaml") else REPO / "config" / f"{args.config}.yaml")
     rows = []
@@ -54,8 +53,7 @@ def main(argv=None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         (out / "spec.json").write_text(json.dumps(spec))
         if not (out / "status.json").is_file():
-            entry = REPO / "impls" / args.impl / "train.py"
-            subprocess.run([sys.executable, str(entry), "--spec", str(out / "spec.json"), "--data", str(args.data),
+            subprocess.run([*entry_command(REPO / "impls" / args.impl), "--spec", str(out / "spec.json"), "--data", str(args.data),
                             "--out", str(out)], env=child_env("", 1), check=True)
         timing = json.loads((out / "timing.json").read_text())
         status = json.loads((out / "status.json").read_text())

@@ -1,23 +1,16 @@
-"""JAX entry point: python impls/jax/train.py --spec S --data D --out O (impls/README.md)."""
+"""JAX entry point: python impls/jax/train.py --spec S --data D --out O (impls/README.md).
+
+An impl needs no train.py (ganbench.impl_entry runs the manifest's engine); this one is kept so the
+train jobs of studies finished before keep their command (Snakemake reruns a job whose command changed).
+"""
 import time
 
 T0 = time.perf_counter()
 
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from ganbench import runkit  # noqa: E402
-
-
-def load_engine():
-    # XLA reads its flags once, when jax is first imported: set the thread count first
-    # (the spec's `threads` key or GANBENCH_THREADS), then import jax (and only jax).
-    import xla_env
-
-    xla_env.configure(runkit.thread_count(runkit.load_spec(runkit.parse_args(sys.argv[1:]).spec)))
-    from engine import Engine  # imports jax (never torch or tensorflow)
-
-    return Engine
-
+from ganbench.impl_entry import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(runkit.run_entry("JAX", load_engine, t0=T0))
+    sys.exit(main(sys.argv[1:], impl_dir=Path(__file__).resolve().parent, t0=T0))

@@ -382,8 +382,7 @@ def run_workers(tmp: Path, cases: list[dict], frameworks=("pytorch", "tensorflow
     Returns {framework: {key: array, "_timings": {case: seconds}}}.
     """
     split = split or {}
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), str(REPO)]),
-               TF_CPP_MIN_LOG_LEVEL="2", GANBENCH_THREADS=os.environ.get("GANBENCH_THREADS", "1"))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", GANBENCH_THREADS=os.environ.get("GANBENCH_THREADS", "1"))
     procs = {}
     for fw in frameworks:
         n = split.get(fw, 1)

@@ -79,9 +79,10 @@ def _adam(framework: str, arrays: dict) -> dict:
 
 def main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
-    sys.path.insert(0, job["impl_dir"])
     from ganbench import runkit
-    from engine import Engine  # the impl's own engine (one framework per process)
+    from ganbench.impl_entry import load_engine_class
+
+    Engine = load_engine_class(Path(job["impl_dir"]))  # the impl's own engine (one framework per process)
 
     out: dict[str, np.ndarray] = {}
     timings = {}

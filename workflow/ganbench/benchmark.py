@@ -25,7 +25,10 @@ import time
 from pathlib import Path
 
 from ganbench.grid import arm_factors, make_spec, planned_arms
-from ganbench.launch import REPO, child_env
+from ganbench.impl_entry import entry_command
+from ganbench.launch import child_env
+
+REPO = Path(__file__).resolve().parents[2]  # the checkout: the package is installed from it, editable
 
 TIMING_KEYS = ("median_step_ms", "images_per_s", "first_step_s", "setup_s", "peak_host_mb", "peak_device_mb")
 
@@ -62,7 +65,7 @@ def run_once(spec: dict, impl_entry: Path, data: Path, workdir: Path, gpu: str, 
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(json.dumps(spec))
     t = time.monotonic()
-    proc = subprocess.run([sys.executable, str(impl_entry), "--spec", str(out / "spec.json"), "--data", str(data),
+    proc = subprocess.run([*entry_command(impl_entry), "--spec", str(out / "spec.json"), "--data", str(data),
                            "--out", str(out)], env=child_env(gpu, threads), capture_output=True, text=True)
     wall = time.monotonic() - t
     if proc.returncode != 0:

@@ -18,7 +18,7 @@ from ganbench.runkit import engine_contract
 
 MANIFEST = "manifest.yaml"
 KNOWN_MODELS = ("basic", "dcgan")
-REQUIRED_KEYS = ("name", "framework", "entry", "models")
+REQUIRED_KEYS = ("name", "framework", "models")  # and `engine:`, or `entry:` (a script of its own)
 
 
 class ContractError(ValueError):
@@ -29,7 +29,7 @@ class ContractError(ValueError):
 class Impl:
     name: str
     framework: str
-    entry: Path
+    entry: Path  # the impl's own script (manifest `entry:`), or its folder: run by ganbench.impl_entry
     models: tuple[str, ...]
     dir: Path
     engine: str | None = None  # "module:Class" of the engine runkit's driver runs, when the manifest names it
@@ -38,7 +38,7 @@ class Impl:
 def _fail(folder: Path, problem: str) -> ContractError:
     return ContractError(
         f"impls/{folder.name}: {problem}. Every folder under impls/ must follow the "
-        f"contract in impls/README.md (manifest.yaml with {', '.join(REQUIRED_KEYS)})."
+        f"contract in impls/README.md (manifest.yaml with {', '.join(REQUIRED_KEYS)} and engine or entry)."
     )
 
 
@@ -58,8 +58,11 @@ def load_manifest(folder: Path) -> Impl:
         raise _fail(folder, f"{MANIFEST} lacks key(s) {', '.join(missing)}")
     if manifest["name"] != folder.name:
         raise _fail(folder, f"manifest name {manifest['name']!r} differs from the folder name {folder.name!r}")
-    entry = folder / str(manifest["entry"])
-    if not entry.is_file():
+    if "engine" not in manifest and "entry" not in manifest:
+        raise _fail(folder, f"{MANIFEST} names neither 'engine: module:Class' (the engine runkit's driver runs) "
+                            f"nor 'entry:' (a train script of its own)")
+    entry = folder / str(manifest["entry"]) if "entry" in manifest else folder
+    if not entry.is_file() and "entry" in manifest:
         raise _fail(folder, f"entry point {manifest['entry']!r} named in {MANIFEST} does not exist")
     models = manifest["models"]
     if not isinstance(models, list) or not models:

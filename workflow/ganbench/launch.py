@@ -11,17 +11,13 @@ from pathlib import Path
 
 from ganbench import trainer_guard
 from ganbench.gpu_slots import ENV, claim_gpu
+from ganbench.impl_entry import entry_command
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def child_env(cuda_visible: str, threads: int) -> dict[str, str]:
     env = dict(os.environ)
     env[ENV] = str(cuda_visible)
-    paths = [str(REPO / "workflow"), str(REPO)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONUNBUFFERED"] = "1"
     if threads > 0:
@@ -33,7 +29,8 @@ def child_env(cuda_visible: str, threads: int) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entry", required=True, type=Path, help="the impl's entry script")
+    parser.add_argument("--entry", required=True, type=Path,
+                        help="the impl's own entry script, or its folder (ganbench.impl_entry runs its engine)")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True, type=Path)
@@ -61,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with claim_gpu(args.gpus) as gpu:
         where = f"GPU {gpu}" if gpu else "CPU"
-        print(f"[ganbench] {args.entry.parent.name}: {args.spec} on {where}", flush=True)
-        cmd = [sys.executable, str(args.entry), "--spec", args.spec, "--data", args.data, "--out", str(args.out)]
+        impl = args.entry.name if args.entry.is_dir() else args.entry.parent.name
+        print(f"[ganbench] {impl}: {args.spec} on {where}", flush=True)
+        cmd = [*entry_command(args.entry), "--spec", args.spec, "--data", args.data, "--out", str(args.out)]
         outcome = trainer_guard.run_trainer(
             cmd, child_env(gpu, args.threads), args.out, spec, pass_fds=(run_lock, gpu.fd),
             limit_min=limit_min, snakemake=os.environ.get(trainer_guard.SNAKEMAKE_ENV) or None)

@@ -23,7 +23,7 @@ deep-learning framework. ``arms()`` is what the grid needs to build the runs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # ---------------------------------------------------------------------------
 # Metrics: label and which direction is better (None: no better direction).

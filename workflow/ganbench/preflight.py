@@ -74,7 +74,7 @@ def check_evaluator(dataset: str, inception_weights: str | os.PathLike | None = 
     weight file is not found (the config's ``inception_weights``, then $GANBENCH_INCEPTION_WEIGHTS,
     then the torch hub cache) or torch-fidelity is not installed. The MNIST family ships its
     networks: nothing to check (their Inception extras are optional)."""
-    from metrics.inception_weights import INCEPTION_ONLY_DATASETS, find_inception_weights, where_to_put_weights
+    from ganbench.metrics.inception_weights import INCEPTION_ONLY_DATASETS, find_inception_weights, where_to_put_weights
 
     if dataset not in INCEPTION_ONLY_DATASETS:
         return

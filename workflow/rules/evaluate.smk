@@ -3,7 +3,7 @@ import shlex
 
 # Evaluation claims a GPU only with Inception weights (INCEPTION_WEIGHTS, eval_gpus: common.smk).
 rule evaluate:
-    """Score a run's samples and learning-curve samples with the shared evaluator (metrics/); a diverged run gets no quality score."""
+    """Score a run's samples and learning-curve samples with the shared evaluator (ganbench.metrics); a diverged run gets no quality score."""
     input:
         samples=f"{RUN_DIR}/samples.npz",
         spec=f"{RUN_DIR}/spec.json",
@@ -31,5 +31,5 @@ rule evaluate:
         dataset=config["dataset"],
     shell:
         "{{ python -m ganbench.data --dataset {params.dataset:q} --out {input.data:q} --verify test_images"
-        " && OMP_NUM_THREADS={threads} python -m metrics.evaluate --run-dir {params.run_dir:q} --gpus {params.gpus}"
+        " && OMP_NUM_THREADS={threads} python -m ganbench.metrics.evaluate --run-dir {params.run_dir:q} --gpus {params.gpus}"
         " {params.inception} --data {input.data:q} --cache-dir results/cache --out {output:q}; }} > {log:q} 2>&1"

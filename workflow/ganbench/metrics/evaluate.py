@@ -1,6 +1,6 @@
 """Score one run's samples with the suite's framework-neutral evaluator.
 
-    python -m metrics.evaluate --run-dir results/<study>/runs/<run_id> \
+    python -m ganbench.metrics.evaluate --run-dir results/<study>/runs/<run_id> \
         --data results/data/mnist.npz --cache-dir results/cache \
         --out results/<study>/runs/<run_id>/metrics.json [--seed 0] [--inception-weights PATH]
 
@@ -9,19 +9,19 @@ folder and scores the images against the dataset's test split, all in the featur
 of one *evaluator network* (:class:`Evaluator`):
 
 * MNIST / Fashion-MNIST: the dataset's committed network (``mnist-net`` / ``fashion-mnist-net``,
-  metrics.mnist_net), on images mapped back to 28x28 (:func:`to_mnist_resolution`); FID, KID,
+  ganbench.metrics.mnist_net), on images mapped back to 28x28 (:func:`to_mnist_resolution`); FID, KID,
   Inception Score (its logits), precision/recall (k-NN manifolds, k=5), density/coverage,
   predicted-class histogram, classes covered, KL from uniform and feature diversity -- all
   from ``<network>:<sha8>``. FID / IS with the standard Inception-v3
   (``fid_inception``, ``is_inception_*``) are added when its weight file is present locally;
   otherwise they are null with the reason under ``skipped``.
-* CelebA (64x64 RGB): Inception-v3 only (metrics.inception_net: 2048-d pool features, 1008
+* CelebA (64x64 RGB): Inception-v3 only (ganbench.metrics.inception_net: 2048-d pool features, 1008
   unbiased logits, ``inception-v3-tf:<sha8>``), at the run's resolution against the test
   split at that resolution; the same metric names, ``classes_covered`` / ``class_kl`` null
   ("CelebA has no classes"). Its weight file is required.
 
 Nothing is ever downloaded. The JSON is written atomically. Any bad input ends the process
-with status 2 and a one-line ``error: ...`` on stderr. See metrics/README.md.
+with status 2 and a one-line ``error: ...`` on stderr. See workflow/ganbench/metrics/README.md.
 """
 from __future__ import annotations
 
@@ -41,10 +41,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.inception_net import InceptionWeightsError, load_inception_net
-from metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES, find_inception_weights  # noqa: F401
-from metrics.inception_weights import INCEPTION_ONLY_DATASETS as INCEPTION_ONLY  # scored with Inception-v3 only
-from metrics.mnist_net import (
+from ganbench.metrics.inception_net import InceptionWeightsError, load_inception_net
+from ganbench.metrics.inception_weights import INCEPTION_ENV, INCEPTION_HUB_NAMES, find_inception_weights  # noqa: F401
+from ganbench.metrics.inception_weights import INCEPTION_ONLY_DATASETS as INCEPTION_ONLY  # scored with Inception-v3 only
+from ganbench.metrics.mnist_net import (
     NUM_CLASSES,
     EvaluatorWeightsError,
     ForwardMemo,
@@ -53,7 +53,7 @@ from metrics.mnist_net import (
     load_mnist_net,
 )
 
-MNIST_FAMILY = ("mnist", "fashion_mnist")  # each has its own network (metrics.mnist_net.EVALUATORS)
+MNIST_FAMILY = ("mnist", "fashion_mnist")  # each has its own network (ganbench.metrics.mnist_net.EVALUATORS)
 SUPPORTED_DATASETS = MNIST_FAMILY + INCEPTION_ONLY
 # Channels of each dataset's images (ganbench.runkit.spec.DATASET_GEOMETRY; tests/test_inception.py checks).
 DATASET_CHANNELS = {"mnist": 1, "fashion_mnist": 1, "celeba": 3}
@@ -394,13 +394,13 @@ class Evaluator:
 
 
 def dataset_evaluator(dataset: str, device: torch.device) -> Evaluator:
-    """The MNIST family's own committed network (metrics.mnist_net)."""
+    """The MNIST family's own committed network (ganbench.metrics.mnist_net)."""
     net, sha = load_mnist_net(device=device, dataset=dataset)
     return Evaluator(net, sha, evaluator_info(dataset).name, device)
 
 
 def resolve_inception_weights(path: str | Path | None) -> tuple[Path | None, str]:
-    """(weights path, '') when usable, else (None, reason); see metrics.inception_weights."""
+    """(weights path, '') when usable, else (None, reason); see ganbench.metrics.inception_weights."""
     return find_inception_weights(path, Path(torch.hub.get_dir()))
 
 

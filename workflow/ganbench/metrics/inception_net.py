@@ -5,7 +5,7 @@ network torchmetrics' FID/KID/IS wrap as ``NoTrainInceptionV3``) from a local we
 never downloading anything. Its :meth:`InceptionNet.forward_all` gives the 2048-d pool
 features (FID, KID, precision/recall, diversity) and the 1008 unbiased logits (Inception
 Score) of one batch in a single pass, so every metric shares one forward, as
-:class:`metrics.mnist_net.ForwardMemo` arranges for the small networks.
+:class:`ganbench.metrics.mnist_net.ForwardMemo` arranges for the small networks.
 
 Input: uint8 ``[N, 3, H, W]`` at any size. It is resized to 299x299 with torch-fidelity's
 TF-1.x-compatible bilinear interpolation (torchmetrics' ``antialias=False``: the resize the
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from metrics.mnist_net import file_sha256
+from ganbench.metrics.mnist_net import file_sha256
 
 INPUT_SIZE = 299            # Inception-v3's input resolution
 NUM_FEATURES = 2048         # pool3 features

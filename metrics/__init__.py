@@ -1,1 +1,0 @@
-"""Offline, framework-neutral evaluator for ganbench runs (see metrics/README.md)."""

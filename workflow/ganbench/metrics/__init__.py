@@ -1,0 +1,1 @@
+"""Offline, framework-neutral evaluator for ganbench runs (see workflow/ganbench/metrics/README.md)."""
