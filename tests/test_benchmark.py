@@ -15,12 +15,12 @@ def test_one_shape_per_recipe_and_model():
     assert shapes(quick, ["pytorch", "tensorflow"]) == [
         "basic_tutorial-basic", "dcgan_carpedm20-dcgan", "vanilla_mnist-basic", "mnist_notebook-basic",
         "dcgan_blog-dcgan", "dcgan_blog-basic"]
-    assert shapes(load_config(REPO / "config" / "smoke.yaml"), ["pytorch"]) == ["dcgan_blog-basic", "dcgan_blog-dcgan"]
+    assert shapes(load_config(REPO / ".test" / "config" / "smoke.yaml"), ["pytorch"]) == ["dcgan_blog-basic", "dcgan_blog-dcgan"]
     # each shape is timed in the impls the study trains it in
     impls = shape_impls(quick, ["jax", "pytorch", "tensorflow"])
     assert impls["vanilla_mnist-basic"] == ["jax", "pytorch", "tensorflow"]
     assert impls["dcgan_carpedm20-dcgan"] == ["pytorch", "tensorflow"] and impls["mnist_notebook-basic"] == ["tensorflow"]
-    smoke = shape_impls(load_config(REPO / "config" / "smoke.yaml"), ["pytorch", "tensorflow"])
+    smoke = shape_impls(load_config(REPO / ".test" / "config" / "smoke.yaml"), ["pytorch", "tensorflow"])
     assert smoke == {"dcgan_blog-basic": ["pytorch", "tensorflow"], "dcgan_blog-dcgan": ["pytorch", "tensorflow"]}
 
 

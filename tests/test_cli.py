@@ -31,8 +31,9 @@ def test_unknown_study_names_every_config_and_nothing_else():
     proc = ganbench("run", "nope", "-n")
     assert proc.returncode != 0
     assert "no study 'nope': give one of:" in proc.stderr
-    names = proc.stderr.split("give one of:")[1].split("(config/NAME.yaml)")[0].split()
-    shipped = {p.stem for p in (REPO / "config").glob("*.yaml")} - {"config", "recipes"} | {"study"}
+    names = proc.stderr.split("give one of:")[1].split("(config/NAME.yaml")[0].split()
+    shipped = ({p.stem for p in [*(REPO / "config").glob("*.yaml"), *(REPO / ".test" / "config").glob("*.yaml")]}
+               - {"config", "recipes"} | {"study"})
     assert set(names) == shipped
     assert "forced" not in proc.stderr and "snakemake" not in proc.stderr
 

@@ -38,9 +38,9 @@ ITERATIONS = 1  # one iteration (the run's first step, a chunk of its own)
 def _worker(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     from ganbench import runkit
-    from ganbench.impl_entry import load_engine_class
+    from ganbench.impl_entry import load_member
 
-    Engine = load_engine_class(REPO / "impls" / job["framework"])
+    Engine = load_member(REPO / "impls" / job["framework"])
 
     out = {}
     for name, spec in job["cases"].items():

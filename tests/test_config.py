@@ -9,7 +9,7 @@ from ganbench.config import ConfigError, check_against_impls, load_config, valid
 from ganbench.impls import Impl
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+CONFIGS = sorted([*(REPO / "config").glob("*.yaml"), *(REPO / ".test" / "config").glob("*.yaml")])
 
 FAKE_IMPLS = {
     name: Impl(name, name, Path(f"/x/{name}/train.py"), ("basic", "dcgan"), Path(f"/x/{name}"))

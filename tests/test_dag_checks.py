@@ -159,7 +159,7 @@ def snakemake_dry(workdir: Path, config: dict, env: dict | None = None) -> subpr
 
 
 def smoke(**changes) -> dict:
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = yaml.safe_load((REPO / ".test" / "config" / "smoke.yaml").read_text())
     config.update(changes)
     return config
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from celeba_helpers import make_synthetic_celeba
-from ganbench import data
+from ganbench import data, data_mnist
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +185,8 @@ def test_mnist_files_are_not_fashion_mnist(tmp_path, mnist):
 
 
 def test_fashion_missing_source_says_how_to_get_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "absent")
-    monkeypatch.setattr(data, "_dpkg_listed_dir", lambda package, stem: None)
+    monkeypatch.setattr(data_mnist, "DEBIAN_FASHION_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data_mnist, "_dpkg_listed_dir", lambda package, stem: None)
     with pytest.raises(data.DatasetError) as err:
         data.build_dataset("fashion_mnist", tmp_path / "x.npz")
     assert "apt-get install dataset-fashion-mnist" in str(err.value)
@@ -210,7 +210,7 @@ def test_fashion_debian_folder_found_through_dpkg(tmp_path, monkeypatch):
 
     if shutil.which("dpkg") is None:
         pytest.skip("no dpkg")
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "absent")
+    monkeypatch.setattr(data_mnist, "DEBIAN_FASHION_DIR", tmp_path / "absent")
     assert data.debian_fashion_dir() == FASHION_DIR
 
 

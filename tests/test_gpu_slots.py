@@ -230,7 +230,7 @@ def test_a_preset_gpu_is_never_shared_by_two_jobs(tmp_path, two_fake_gpus):
     (impl / "manifest.yaml").write_text(yaml.safe_dump({"name": "probe", "framework": "none", "entry": "train.py",
                                                         "models": ["basic"]}))
     (impl / "train.py").write_text(PROBE_ENTRY)
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = yaml.safe_load((REPO / ".test" / "config" / "smoke.yaml").read_text())
     config.update(name="gpu", impls_dir=str(tmp_path / "impls"), impls=["probe"], device="auto", gpus="auto",
                   seeds=[0, 1])
     config["design"]["main"]["models"] = ["basic"]

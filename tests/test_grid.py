@@ -208,11 +208,12 @@ def test_budget_changes_keep_ids_but_change_specs():
     assert b["pytorch-basic_tutorial-s0"].spec["steps"] == 7
 
 
-@pytest.mark.parametrize("name,expected,first_look", [("config.yaml", 1320, 396), ("quick.yaml", 95, 38),
-                                                      ("smoke.yaml", 6, 6)])
+@pytest.mark.parametrize("name,expected,first_look", [("config/config.yaml", 1320, 396),
+                                                      ("config/quick.yaml", 95, 38),
+                                                      (".test/config/smoke.yaml", 6, 6)])
 def test_shipped_grid_sizes(name, expected, first_look):
     """Runs planned up to the cap of the seed design, and those of its first look."""
-    config = load_config(REPO / "config" / name)
+    config = load_config(REPO / name)
     runs = expand_runs(config, ["jax", "pytorch", "tensorflow"])
     assert len(runs) == expected
     assert len({r.spec["run_id"] for r in runs.values()}) == expected

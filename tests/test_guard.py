@@ -57,7 +57,7 @@ def hang_impl(folder: Path) -> Path:
 
 def small_config(path: Path, **changes) -> Path:
     """The smoke study cut to BasicGAN runs, no benchmark, no curve: seconds of training per run."""
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = yaml.safe_load((REPO / ".test" / "config" / "smoke.yaml").read_text())
     config.update(eval_samples=100, curve_fractions=[], probe_size=0, **changes)
     config["design"]["main"]["models"] = ["basic"]
     config["benchmark"]["enabled"] = False
@@ -294,7 +294,7 @@ def test_paths_reach_the_shell_quoted(tmp_path):
     repo.mkdir()
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(REPO / name, repo / name)
-    for name in ("workflow", "metrics", "config", "profiles"):
+    for name in ("workflow", "config", "profiles"):
         shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
     impls = tmp_path / "impls dir's $(touch PWNED)x"
     shutil.copytree(REPO / "impls" / "pytorch", impls / "pytorch", ignore=shutil.ignore_patterns("__pycache__"))

@@ -324,7 +324,7 @@ def test_evaluate_rule_passes_the_configured_weights(tmp_path, weights):
     configured = tmp_path / "inception weights.pt"
     shutil.copy(weights, configured)
     cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(REPO / "Snakefile"), "--directory",
-           str(tmp_path), "--cores", "1", "--configfile", str(REPO / "config" / "celeba_smoke.yaml"), "--config",
+           str(tmp_path), "--cores", "1", "--configfile", str(REPO / ".test" / "config" / "celeba_smoke.yaml"), "--config",
            f"data={{celeba_dir: {folder}}}", f"inception_weights={configured}", "-n", "-p"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_INCEPTION_WEIGHTS=""))

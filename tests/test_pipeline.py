@@ -36,7 +36,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def write_config(tmp_path: Path, name: str, **changes) -> Path:
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = yaml.safe_load((REPO / ".test" / "config" / "smoke.yaml").read_text())
     config.update(changes)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config))
@@ -98,7 +98,7 @@ def test_bad_config_stops_before_any_job(tmp_path):
 def smoke(tmp_path_factory):
     """The smoke study run for real, once for the tests below."""
     workdir = tmp_path_factory.mktemp("smoke")
-    config = REPO / "config" / "smoke.yaml"
+    config = REPO / ".test" / "config" / "smoke.yaml"
     snakemake(workdir, "--cores", "2", "--configfile", str(config))
     return workdir
 
@@ -147,7 +147,7 @@ def test_adding_a_seed_only_adds_jobs(smoke, tmp_path):
 
 @pytest.mark.pipeline
 def test_finished_study_is_up_to_date(smoke):
-    proc = snakemake(smoke, "-n", "--configfile", str(REPO / "config" / "smoke.yaml"))
+    proc = snakemake(smoke, "-n", "--configfile", str(REPO / ".test" / "config" / "smoke.yaml"))
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
@@ -194,7 +194,7 @@ def test_main_command_chooses_the_study_with_gpus(tmp_path):
 @pytest.mark.pipeline
 def test_snakemake_report_embeds_the_key_figures(smoke):
     out = smoke / "snakemake-report.html"
-    proc = snakemake(smoke, "--report", str(out), "--configfile", str(REPO / "config" / "smoke.yaml"))
+    proc = snakemake(smoke, "--report", str(out), "--configfile", str(REPO / ".test" / "config" / "smoke.yaml"))
     log = proc.stdout + proc.stderr
     for name in ("observations", "fid_by_condition", "frameworks", "training_curves", "timing"):
         assert f"Adding {name}.png" in log
@@ -207,7 +207,7 @@ def test_snakemake_report_embeds_the_key_figures(smoke):
 # --------------------------------------------------------------------------- Fashion-MNIST
 
 
-FASHION_CONFIG = REPO / "config" / "fashion_smoke.yaml"
+FASHION_CONFIG = REPO / ".test" / "config" / "fashion_smoke.yaml"
 FASHION_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0"]
 
 
@@ -259,7 +259,7 @@ def test_fashion_smoke_pipeline_end_to_end(fashion_smoke):
         assert run in html
 
 
-CELEBA_CONFIG = REPO / "config" / "celeba_smoke.yaml"
+CELEBA_CONFIG = REPO / ".test" / "config" / "celeba_smoke.yaml"
 CELEBA_RUNS = ["pytorch-dcgan_blog-basic-s0", "pytorch-dcgan_blog-s0"]
 
 

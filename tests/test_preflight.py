@@ -59,7 +59,7 @@ def test_snakemake_stops_before_any_job(tmp_path, request):
     results.mkdir(parents=True)
     make_read_only(results, request)
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
-           "--configfile", str(REPO / "config" / "smoke.yaml")]
+           "--configfile", str(REPO / ".test" / "config" / "smoke.yaml")]
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     dry = subprocess.run(cmd + ["-n"], capture_output=True, text=True, env=env, timeout=300)
     assert dry.returncode == 0, dry.stderr[-3000:]  # a dry run writes nothing and is not stopped

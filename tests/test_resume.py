@@ -228,7 +228,7 @@ def finished_runs(workdir: Path, runs: Path) -> dict[str, int]:
 
 
 def test_snakemake_killed_mid_study_then_rerun(tmp_path):
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = yaml.safe_load((REPO / ".test" / "config" / "smoke.yaml").read_text())
     config["impls"] = ["pytorch", "tensorflow"]  # two impls show it; a third only adds minutes
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(config))
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
@@ -372,7 +372,7 @@ def test_snakemake_main_process_killed_alone_then_rerun(tmp_path):
     uninterrupted run of the same spec."""
     import threading
 
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = yaml.safe_load((REPO / ".test" / "config" / "smoke.yaml").read_text())
     config.update(name="kill", impls=["pytorch"], probe_size=0, curve_fractions=[], eval_samples=100, log_every=100)
     config["recipes"]["dcgan_blog"]["steps"] = {"basic": 2000, "dcgan": 10}
     config["design"]["main"]["models"] = ["basic"]

@@ -20,7 +20,7 @@ from slurm_helpers.cluster import ClusterUnavailable, SlurmCluster, missing_reas
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-SMOKE = REPO / "config" / "smoke.yaml"
+SMOKE = REPO / ".test" / "config" / "smoke.yaml"
 STUDY = "smoke"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Every rule but the two `localrule`s (spec, resolved_config) runs as a Slurm job.

@@ -13,18 +13,40 @@ unused. ``spec['compile']`` changes nothing: everything already runs through XLA
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
 
-import xla_env
+from ganbench import runkit
 
 if "torch" in sys.modules or "tensorflow" in sys.modules:  # one framework per process
     raise RuntimeError("impls/jax must not share a process with torch or tensorflow")
 
-from ganbench import runkit  # noqa: E402
 
-xla_env.configure(runkit.thread_count({}))  # no-op when train.py already configured from the spec
+def _configure_xla(threads: int | None) -> None:
+    """XLA reads XLA_FLAGS once, when jax is first imported: set them before that import.
+
+    * threads (GANBENCH_THREADS, exported from the spec by ganbench.impl_entry): XLA:CPU has no
+      "N threads" knob, so 1 turns off Eigen's thread pool and any other count keeps XLA's default;
+    * determinism: XLA:CPU is deterministic as it is (fixed reduction order, no autotuning); on a
+      GPU, GANBENCH_DETERMINISTIC=1 adds --xla_gpu_deterministic_ops=true;
+    * precision: float32, x64 off (the default); matmuls and convolutions at ``highest`` precision
+      (no TF32 on a GPU), set below through ``jax.config``.
+    """
+    if "jax" in sys.modules:  # too late to change XLA's flags; keep what the process has
+        return
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    if threads == 1 and not any(f.startswith("--xla_cpu_multi_thread_eigen") for f in flags):
+        flags.append("--xla_cpu_multi_thread_eigen=false")
+    if runkit.deterministic_requested("cuda") and not any(f.startswith("--xla_gpu_deterministic_ops") for f in flags):
+        flags.append("--xla_gpu_deterministic_ops=true")
+    if flags:
+        os.environ["XLA_FLAGS"] = " ".join(flags)
+    os.environ.setdefault("JAX_ENABLE_X64", "0")
+
+
+_configure_xla(runkit.thread_count({}))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

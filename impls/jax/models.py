@@ -72,13 +72,9 @@ def basic(spec: dict):
     return g_apply, d_apply
 
 
-def dcgan(spec: dict):
-    a = spec["arch"]
-    d = dcgan_dims(spec)
-    n, c0, k = d["n"], d["c0"], d["k"]
-    lay = dcgan_layout(spec)
-    has_bn, mom, eps, slope = lay["bn"], a["bn_momentum"], a["bn_eps"], a["leaky_slope"]
-    batch_inference = bn_batch_inference(spec)
+def conv_ops(spec: dict) -> dict:
+    """The DCGAN's stride-2 convolutions (NHWC): fast matmul forms and the lax reference forms."""
+    k = dcgan_dims(spec)["k"]
     crop_before, crop_after = stride2_padding(spec)
     deconv_pad = [(k - 1 - crop_before, k - 1 - crop_after)] * 2
     conv_pad = [conv_pads(spec)] * 2
@@ -114,6 +110,19 @@ def dcgan(spec: dict):
     def lax_conv(x, kernel):
         return lax.conv_general_dilated(x, kernel, (2, 2), conv_pad, dimension_numbers=DN)
 
+    return {"conv": conv, "deconv": deconv, "lax_conv": lax_conv, "lax_deconv": lax_deconv}
+
+
+def dcgan(spec: dict):
+    a = spec["arch"]
+    d = dcgan_dims(spec)
+    n, c0 = d["n"], d["c0"]
+    lay = dcgan_layout(spec)
+    has_bn, mom, eps, slope = lay["bn"], a["bn_momentum"], a["bn_eps"], a["leaky_slope"]
+    batch_inference = bn_batch_inference(spec)
+    ops = conv_ops(spec)
+    conv, deconv = ops["conv"], ops["deconv"]
+
     def bn_or_bias(h, p, bn_stats, bn: str, bias: str, train):
         """Batch norm where the DCGAN has it, else the layer's own bias."""
         if has_bn:
@@ -144,7 +153,6 @@ def dcgan(spec: dict):
         h = h.reshape(h.shape[0], -1)  # NHWC flatten
         return (h @ p["D/fc/kernel"] + p["D/fc/bias"])[:, 0], bn_stats
 
-    g_apply.ops = d_apply.ops = {"conv": conv, "deconv": deconv, "lax_conv": lax_conv, "lax_deconv": lax_deconv}
     return g_apply, d_apply
 
 

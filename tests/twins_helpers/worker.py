@@ -80,9 +80,9 @@ def _adam(framework: str, arrays: dict) -> dict:
 def main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     from ganbench import runkit
-    from ganbench.impl_entry import load_engine_class
+    from ganbench.impl_entry import load_member
 
-    Engine = load_engine_class(Path(job["impl_dir"]))  # the impl's own engine (one framework per process)
+    Engine = load_member(Path(job["impl_dir"]))  # the impl's own engine (one framework per process)
 
     out: dict[str, np.ndarray] = {}
     timings = {}

@@ -32,8 +32,8 @@ def entry_command(entry: Path) -> list[str]:
     return [sys.executable, str(entry)]
 
 
-def load_engine_class(impl_dir: Path, ref: str = "engine:Engine"):
-    """The class ``ref`` ("module:Class") names in the impl folder ``impl_dir``."""
+def load_member(impl_dir: Path, ref: str = "engine:Engine"):
+    """What ``ref`` ("module:name", e.g. the engine class) names in the impl folder ``impl_dir``."""
     module, _, cls = ref.partition(":")
     # An impl folder is a plain folder, not a package: its modules import one another by bare
     # name (`from models import ...`), as Python allows a script's own folder. So the folder goes
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None, impl_dir: Path | None = None, t0: float 
         threads = thread_count(load_spec(parse_args(argv).spec))
         if threads:
             os.environ.setdefault("GANBENCH_THREADS", str(threads))
-        return load_engine_class(impl.dir, impl.engine)
+        return load_member(impl.dir, impl.engine)
 
     return run_entry(impl.framework, load_engine, argv, t0=T0 if t0 is None else t0)
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ganbench.figures import _int_or, _save, placeholder, plt
+from ganbench.figure_style import _int_or, _save, placeholder, plt
 from ganbench.run_files import read_spec
 from ganbench.runkit.outputs import make_grid
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ganbench.figures import _save, collect_curves, placeholder
+from ganbench.curve_figures import collect_curves
+from ganbench.figure_style import _save, placeholder
 from ganbench.run_files import read_class_hist, read_log
 from ganbench.stats import guard
 

@@ -2,9 +2,14 @@
 
 * ``tidy``      — typed summary rows, canonical deviations, arm keys;
 * ``arms``      — arms and pairing; the seed is the unit (impls averaged within a seed);
-* ``inference`` — tests and intervals (scipy.stats);
+* ``inference`` — tests and intervals (scipy.stats), one namespace over ``conventions`` (level, fewest
+  seeds, zero variance), ``paired`` (per-seed differences: t, sign test, TOST, interaction),
+  ``failure_rate`` (Barnard, exact ruled-out test), ``seed_spread`` (Brown-Forsythe, F) and
+  ``multiplicity`` (Holm's adjusted p, smallest attainable p);
 * ``guard``     — the "did it learn" rule;
-* ``policy``    — each claim's family, Holm in both directions, verdicts and their combination;
+* ``policy``    — the verdict policy, one namespace over ``family`` (each claim's family, Holm in both
+  directions), ``verdicts`` (verdicts and their combination), ``rulebook`` (the rules as data) and
+  ``not_run`` (claims not run at this scale);
 * ``sequential``— looks, the alpha-spending boundary and the interim decision per claim;
 * ``analysis``  — observations end to end;
 * ``tables``    — report tables.
