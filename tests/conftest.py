@@ -35,3 +35,21 @@ def pytest_unconfigure(config):
     if path:
         shutil.rmtree(path, ignore_errors=True)
 
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One torch thread for a module that scores in the pytest process: the 2 cores are shared with
+    other test runs, and OpenMP with 2 threads on a busy 2-core machine is ~3x slower than 1."""
+    import torch  # here, not at the top: only the modules that ask for it load torch in this process
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """The evaluator's reference-statistics cache, one per test module."""
+    return tmp_path_factory.mktemp("cache")

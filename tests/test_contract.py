@@ -11,9 +11,7 @@ import copy
 import csv
 import json
 import math
-import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from PIL import Image
 
 from ganbench import runkit
 from ganbench.impls import discover_impls
+import impl_runs
 from twins_helpers.cases import BASE_SPEC
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,28 +51,13 @@ FAKE_NAN_STEP = 13  # chunks end at 1, 5, 10, 15, 20: the NaN sits inside the (1
 
 
 def run_entry(impl: str, spec: dict, data: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    out.mkdir(parents=True, exist_ok=True)
-    spec_path = out / "spec.json"
-    spec_path.write_text(json.dumps(spec))
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
-    return subprocess.run([sys.executable, str(IMPLS[impl].entry), "--spec", str(spec_path), "--data", str(data),
-                           "--out", str(out)], env=env, cwd=str(REPO), capture_output=True, text=True,
-                          timeout=300)
-
-
-def synthetic_dataset(path: Path, n: int = 256) -> Path:
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
-    imgs[:, :4] = 0  # a little structure
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    np.savez(path, train_images=imgs, train_labels=labels, test_images=imgs[:64], test_labels=labels[:64])
-    return path
+    return impl_runs.run_entry(IMPLS[impl].entry, spec, data, out, env)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("contract")
-    data = synthetic_dataset(tmp / "mnist.npz")
+    data = impl_runs.synthetic_mnist(tmp / "mnist.npz")
     jobs = {("ok", impl, model): make_spec(impl, model) for impl, model in RUNS}
     for impl, model in DIVERGE:  # Adam's first step moves every weight by ~lr: 1e30 overflows at once
         huge = {"lr": 1e30, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}

@@ -27,18 +27,14 @@ import torch
 from ganbench.metrics import evaluate as ev
 from ganbench.metrics import inception_net as inet
 from ganbench.metrics.mnist_net import file_sha256
+from impl_runs import strip_timing
 
 REPO = Path(__file__).resolve().parents[1]
 N_REAL = 100  # the synthetic test split
 N_FAKE = 100
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")  # tests/conftest.py
 
 
 def blobs(n: int, seed: int, size: int = 64) -> np.ndarray:
@@ -73,11 +69,6 @@ def data_path(tmp_path_factory, real) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
 def scored(data_path, cache_dir, weights, real):
     """Named sample sets, each scored once (64 px, seed 0, the test network, on the CPU)."""
     sets = {"itself": real, "other": blobs(N_FAKE, seed=3),
@@ -92,10 +83,6 @@ def scored(data_path, cache_dir, weights, real):
         return memo[name]
 
     return get
-
-
-def strip_timing(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "seconds"}
 
 
 # --------------------------------------------------------------------------- the test network

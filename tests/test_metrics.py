@@ -24,6 +24,7 @@ import torch
 
 from ganbench.data import build_dataset, load_mnist
 from ganbench.metrics import evaluate as ev
+from impl_runs import strip_timing
 from ganbench.metrics.mnist_net import (
     EVALUATORS,
     SHA256_PATH,
@@ -41,14 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_torch_thread():
-    """One thread: the 2 cores are shared with other test runs, and OpenMP with 2 threads on
-    a busy 2-core machine is ~3x slower than 1 thread (spinning on the contended core)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +56,6 @@ def data_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "mnist.npz"
     build_dataset("mnist", path)
     return path
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +82,6 @@ def scored(sets, data_path, cache_dir):
         return memo[name]
 
     return get
-
-
-def strip_timing(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "seconds"}
 
 
 # --------------------------------------------------------------------------- the network

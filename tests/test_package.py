@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 from ganbench.impls import discover_impls
-from test_contract import make_spec, synthetic_dataset
+from impl_runs import synthetic_mnist
+from test_contract import make_spec
 
 REPO = Path(__file__).resolve().parents[1]
 # Impl folders are plain folders whose modules import one another by bare name: the one module
@@ -63,7 +64,7 @@ def test_an_impl_without_train_py_trains_through_the_launcher(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "spec.json").write_text(json.dumps(make_spec("engine_only", "basic")))
-    data = synthetic_dataset(tmp_path / "mnist.npz")
+    data = synthetic_mnist(tmp_path / "mnist.npz")
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "ganbench.launch", "--entry", str(impl.entry), "--spec",
                            str(out / "spec.json"), "--data", str(data), "--out", str(out)],

@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from ganbench.impls import discover_impls
+from impl_runs import run_entry, synthetic_mnist
 from twins_helpers.cases import BASE_SPEC
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,23 +65,13 @@ def make_spec(impl: str, model: str, **kw) -> dict:
     return s
 
 
-def dataset(path: Path, n: int = 128) -> Path:
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
-    imgs[:, :4] = 0
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    np.savez(path, train_images=imgs, train_labels=labels, test_images=imgs[:32], test_labels=labels[:32])
-    return path
+def dataset(path: Path) -> Path:
+    return synthetic_mnist(path, n=128, n_test=32)
 
 
 def train(impl: str, spec: dict, data: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """The impl's entry point, as the train rule runs it (out = <root>/runs/<run_id>)."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.json").write_text(json.dumps(spec))
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", **(env or {}))
-    return subprocess.run([sys.executable, str(IMPLS[impl].entry), "--spec", str(out / "spec.json"),
-                           "--data", str(data), "--out", str(out)], env=env, cwd=str(REPO),
-                          capture_output=True, text=True, timeout=300)
+    return run_entry(IMPLS[impl].entry, spec, data, out, env)
 
 
 def log_rows(path: Path) -> list[list[str]]:
