@@ -8,12 +8,17 @@ each (config, recipe x model) times every impl through its real entry point, eac
 repetition a separate process with a fixed thread count (default 1), the impls'
 repetitions interleaved; the number is the median over repetitions of each run's
 median step time (first step and setup apart). `--compile both` times the eager and the
-whole-step-captured engines side by side and prints the speed-up.
+whole-step-captured engines side by side and prints the speed-up. Its whole output
+(``> docs/speed/benchmark-<config>-<date>.log 2>&1``) is what ``./ganbench run -n`` reads back
+for its study-time estimate (ganbench.step_times).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,19 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 from ganbench.benchmark import benchmark_shape, shape_spec, shapes
 from ganbench.config import load_config
 from ganbench.impls import discover_impls
+from ganbench.step_times import size_label
+from ganbench.study_estimate import this_machine
 
 
 def config_path(name: str) -> Path:
     return REPO / "config" / ("config.yaml" if name == "study" else f"{name}.yaml")
-
-
-def size_label(spec: dict) -> str:
-    if spec["model"] == "basic":
-        return f"basic h{spec['arch']['hidden']} b{spec['batch_size']} d{spec['d_steps']}g{spec['g_steps']}"
-    a = spec["arch"]
-    bn = "" if a.get("batch_norm", True) else " nobn"
-    return (f"dcgan {spec['image_size']}px w{a['base_width']} k{a['kernel_size']} b{spec['batch_size']} "
-            f"d{spec['d_steps']}g{spec['g_steps']}{bn}")
 
 
 def main(argv=None) -> int:
@@ -55,6 +53,10 @@ def main(argv=None) -> int:
     found = discover_impls(REPO / "impls")
     names = args.impls or sorted(found)
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
+    device = args.device if args.device != "auto" else ("cuda" if shutil.which("nvidia-smi") else "cpu")
+    # the line ganbench.step_times reads back: where these times were measured
+    print(f"# machine: {this_machine()} ({os.cpu_count()} cores); device {device}; threads {args.threads}; "
+          f"{datetime.date.today()}", file=sys.stderr)
     rows = []
     for config_name in args.configs:
         config = load_config(config_path(config_name))

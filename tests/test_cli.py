@@ -47,6 +47,10 @@ def test_any_config_name_is_a_study_and_snakemakes_config_passes_through():
         assert "--configfile" in proc.stderr and "--config gpus=0" in proc.stderr
         assert "This was a dry-run" in proc.stdout + proc.stderr
         assert "report:" not in proc.stderr  # a dry run made no report
+        # and it says how many train jobs and how long (the smoke sizes were never timed: no wall time)
+        assert "estimate: 6 train jobs at the first look (6 up to the seed cap), on 2 CPU slot(s)" in proc.stderr \
+            or "estimate: 6 train jobs at the first look (6 up to the seed cap), on 1 CPU slot(s)" in proc.stderr, \
+            proc.stderr[-2000:]
     # celeba.yaml is a study name too: it gets as far as its own config check (no CelebA folder here)
     proc = ganbench("run", "celeba", "-n")
     assert "no study" not in proc.stderr

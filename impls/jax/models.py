@@ -133,19 +133,20 @@ def dcgan(spec: dict):
         return h + p[name] if lay["outer_bias"] else h
 
     def g_apply(p, bn_stats, z, train):
-        h = z @ p["G/fc/kernel"]
+        h = z @ p["G/fc/kernel"]  # z [N, z_dim] -> [N, 16 * c0]
         if not lay["projection_bn"]:
             h = h + p["G/fc/bias"]
         h = h.reshape(-1, 4, 4, c0)  # NHWC order
         if lay["projection_bn"]:
             h, bn_stats = batch_norm(h, p, bn_stats, "G/bn0", train, mom, eps, batch_inference)
         h = jax.nn.relu(h)
-        for i in range(1, n):
+        for i in range(1, n):  # each deconv doubles H and W: 4 -> 8 -> 16 ...
             h, bn_stats = bn_or_bias(deconv(h, p[f"G/deconv{i}/kernel"]), p, bn_stats, f"G/bn{i}", f"G/deconv{i}/bias", train)
             h = jax.nn.relu(h)
         return jnp.tanh(outer_bias(deconv(h, p[f"G/deconv{n}/kernel"]), p, f"G/deconv{n}/bias")), bn_stats
 
     def d_apply(p, bn_stats, x, train):
+        # x [N, S, S, C]; each conv halves H and W down to [N, 4, 4, c_last] (no BN on the first)
         h = jax.nn.leaky_relu(outer_bias(conv(x, p["D/conv0/kernel"]), p, "D/conv0/bias"), slope)
         for i in range(1, n):
             h, bn_stats = bn_or_bias(conv(h, p[f"D/conv{i}/kernel"]), p, bn_stats, f"D/bn{i}", f"D/conv{i}/bias", train)

@@ -117,11 +117,12 @@ class DCGANG(nn.Module):
         self.bns = nn.ModuleList(norm(ch[i + 1]) for i in range(n - 1))
 
     def forward(self, z):
-        h = self.fc(z).view(-1, 4, 4, self.c0).permute(0, 3, 1, 2)  # NHWC order -> NCHW
+        # z [N, z_dim] -> [N, 16 * c0], read in NHWC order -> [N, c0, 4, 4]
+        h = self.fc(z).view(-1, 4, 4, self.c0).permute(0, 3, 1, 2)
         h = F.relu(self.bn0(h))
-        for deconv, bn in zip(self.deconvs[:-1], self.bns):
+        for deconv, bn in zip(self.deconvs[:-1], self.bns):  # each doubles H and W: 4 -> 8 -> 16 ...
             h = F.relu(bn(deconv(h)))
-        return torch.tanh(self.deconvs[-1](h))
+        return torch.tanh(self.deconvs[-1](h))  # [N, C, S, S] in [-1, 1]
 
 
 class DCGAND(nn.Module):
@@ -146,10 +147,11 @@ class DCGAND(nn.Module):
         self.fc = Linear(16 * ch[-1], 1)
 
     def forward(self, x):
+        # x [N, C, S, S]; each conv halves H and W down to [N, c_last, 4, 4] (no BN on the first)
         h = F.leaky_relu(self.convs[0](self.pad(x)), self.slope)
         for conv, bn in zip(self.convs[1:], self.bns):
             h = F.leaky_relu(bn(conv(self.pad(h))), self.slope)
-        h = h.permute(0, 2, 3, 1).flatten(1)  # flatten in NHWC order
+        h = h.permute(0, 2, 3, 1).flatten(1)  # [N, 16 * c_last], flattened in NHWC order
         return self.fc(h).squeeze(1)  # logits [N]
 
 

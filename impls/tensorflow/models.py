@@ -130,13 +130,13 @@ class DCGANG(CanonicalModule):
         return self.bn[i](h, training) if i in self.bn else h
 
     def __call__(self, z, training=True):
-        h = tf.matmul(z, self.v("fc/kernel"))
+        h = tf.matmul(z, self.v("fc/kernel"))  # z [N, z_dim] -> [N, 16 * c0]
         if not self.projection_bn:
             h = h + self.v("fc/bias")
-        h = tf.nn.relu(self._norm(tf.reshape(h, [-1, 4, 4, self.c0]), 0, training))
-        for i in range(1, self.n):
+        h = tf.nn.relu(self._norm(tf.reshape(h, [-1, 4, 4, self.c0]), 0, training))  # [N, 4, 4, c0]
+        for i in range(1, self.n):  # each deconv doubles H and W: 4 -> 8 -> 16 ...
             h = tf.nn.relu(self._norm(self._deconv(h, i), i, training))
-        return tf.tanh(self._deconv(h, self.n))
+        return tf.tanh(self._deconv(h, self.n))  # [N, S, S, C] in [-1, 1]
 
 
 class DCGAND(CanonicalModule):
@@ -156,6 +156,7 @@ class DCGAND(CanonicalModule):
         return tf.nn.conv2d(x, self.v(f"conv{i}/kernel"), strides=2, padding=self.pad)
 
     def __call__(self, x, training=True):
+        # x [N, S, S, C]; each conv halves H and W down to [N, 4, 4, c_last] (no BN on the first)
         h = self._conv(x, 0)
         if self.has("conv0/bias"):  # unless outer_conv_bias is off
             h = h + self.v("conv0/bias")
@@ -164,8 +165,8 @@ class DCGAND(CanonicalModule):
             h = self._conv(h, i)
             h = self.bn[i](h, training) if self.has_bn else h + self.v(f"conv{i}/bias")
             h = tf.nn.leaky_relu(h, self.slope)
-        h = tf.reshape(h, [tf.shape(h)[0], -1])  # NHWC flatten
-        return tf.squeeze(tf.matmul(h, self.v("fc/kernel")) + self.v("fc/bias"), axis=1)
+        h = tf.reshape(h, [tf.shape(h)[0], -1])  # [N, 16 * c_last], flattened in NHWC order
+        return tf.squeeze(tf.matmul(h, self.v("fc/kernel")) + self.v("fc/bias"), axis=1)  # logits [N]
 
 
 def build(spec: dict):
