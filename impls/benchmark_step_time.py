@@ -32,7 +32,11 @@ from ganbench.study_estimate import this_machine
 
 
 def config_path(name: str) -> Path:
-    return REPO / "config" / ("config.yaml" if name == "study" else f"{name}.yaml")
+    """config/NAME.yaml (study = config/config.yaml), .test/config/NAME.yaml, or a path."""
+    if name.endswith((".yaml", ".yml")):
+        return Path(name)
+    shipped = REPO / "config" / ("config.yaml" if name == "study" else f"{name}.yaml")
+    return shipped if shipped.is_file() else REPO / ".test" / "config" / f"{name}.yaml"
 
 
 def main(argv=None) -> int:
@@ -47,6 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=0, help="timed iterations per run (default: the config's)")
     p.add_argument("--repeat", type=int, default=3, help="interleaved runs per impl")
     p.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    p.add_argument("--shapes", nargs="+", default=None, help="only these <recipe>-<model> shapes")
     args = p.parse_args(argv)
     if not args.data.is_file():
         p.error(f"{args.data} not found; build it with: python -m ganbench.data --out {args.data}")
@@ -58,13 +63,14 @@ def main(argv=None) -> int:
     print(f"# machine: {this_machine()} ({os.cpu_count()} cores); device {device}; threads {args.threads}; "
           f"{datetime.date.today()}", file=sys.stderr)
     rows = []
-    for config_name in args.configs:
-        config = load_config(config_path(config_name))
+    for config_arg in args.configs:
+        config = load_config(config_path(config_arg))
+        config_name = Path(config_arg).stem if config_arg.endswith((".yaml", ".yml")) else config_arg
         config.update(device=args.device, impls=names)
         config["benchmark"].update(threads=args.threads, repeats=args.repeat)
         if args.steps:
             config["benchmark"]["steps"] = {"basic": args.steps, "dcgan": args.steps}
-        for shape in shapes(config, names):
+        for shape in [s for s in shapes(config, names) if args.shapes is None or s in args.shapes]:
             model = shape.rsplit("-", 1)[1]
             impls = {n: found[n].entry for n in names if model in found[n].models}
             for compiled in modes:
