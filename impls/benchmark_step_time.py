@@ -28,7 +28,7 @@ from ganbench.benchmark import benchmark_shape, shape_spec, shapes
 from ganbench.config import load_config
 from ganbench.impls import discover_impls
 from ganbench.step_times import size_label
-from ganbench.study_estimate import this_machine
+from ganbench.provenance import cpu_model
 
 
 def config_path(name: str) -> Path:
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     device = args.device if args.device != "auto" else ("cuda" if shutil.which("nvidia-smi") else "cpu")
     # the line ganbench.step_times reads back: where these times were measured
-    print(f"# machine: {this_machine()} ({os.cpu_count()} cores); device {device}; threads {args.threads}; "
+    print(f"# machine: {cpu_model()} ({os.cpu_count()} cores); device {device}; threads {args.threads}; "
           f"{datetime.date.today()}", file=sys.stderr)
     rows = []
     for config_arg in args.configs:

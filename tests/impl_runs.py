@@ -1,5 +1,6 @@
-"""What the contract, resume and package tests share: a small synthetic MNIST-shaped dataset file,
-and one run of an impl's entry point as the train rule runs it (own process, CPU, one thread)."""
+"""What the contract, resume and package tests share (their synthetic dataset is
+ganbench.gpu_check.synthetic_mnist): one run of an impl's entry point as the train rule runs it (own
+process, CPU, one thread), and an evaluator result without its timing."""
 from __future__ import annotations
 
 import json
@@ -7,22 +8,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import numpy as np
-
 from ganbench.impl_entry import entry_command
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def synthetic_mnist(path: Path, n: int = 256, n_test: int = 64) -> Path:
-    """uint8 [n, 28, 28, 1] noise images with a blank top band (a little structure), random labels;
-    the test split is the first ``n_test`` of them."""
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
-    imgs[:, :4] = 0
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    np.savez(path, train_images=imgs, train_labels=labels, test_images=imgs[:n_test], test_labels=labels[:n_test])
-    return path
 
 
 def run_entry(entry: Path, spec: dict, data: Path, out: Path, env: dict | None = None,

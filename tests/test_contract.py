@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganbench import runkit
-from ganbench.impls import discover_impls
 import impl_runs
+from ganbench import runkit
+from ganbench.gpu_check import synthetic_mnist
+from ganbench.impls import discover_impls
 from twins_helpers.cases import BASE_SPEC
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ def run_entry(impl: str, spec: dict, data: Path, out: Path, env: dict | None = N
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("contract")
-    data = impl_runs.synthetic_mnist(tmp / "mnist.npz")
+    data = synthetic_mnist(tmp / "mnist.npz")
     jobs = {("ok", impl, model): make_spec(impl, model) for impl, model in RUNS}
     for impl, model in DIVERGE:  # Adam's first step moves every weight by ~lr: 1e30 overflows at once
         huge = {"lr": 1e30, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8}

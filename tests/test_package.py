@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from ganbench.impls import discover_impls
-from impl_runs import synthetic_mnist
+from ganbench.gpu_check import synthetic_mnist
 from test_contract import make_spec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -35,7 +35,8 @@ import pytest
 import yaml
 
 from ganbench.impls import discover_impls
-from impl_runs import run_entry, synthetic_mnist
+from ganbench.gpu_check import synthetic_mnist
+from impl_runs import run_entry
 from twins_helpers.cases import BASE_SPEC
 
 REPO = Path(__file__).resolve().parents[1]

@@ -47,7 +47,7 @@ def load_member(impl_dir: Path, ref: str = "engine:Engine"):
 def main(argv: list[str] | None = None, impl_dir: Path | None = None, t0: float | None = None) -> int:
     """Train one run with the impl in ``impl_dir`` (default: ``--impl``); exit status as run_entry's."""
     from ganbench.impls import ContractError, load_manifest
-    from ganbench.runkit import load_spec, parse_args, run_entry, thread_count
+    from ganbench.runkit import run_entry, thread_count
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if impl_dir is None:
@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None, impl_dir: Path | None = None, t0: float 
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    def load_engine():  # called by run_entry once the spec is known to be valid
-        threads = thread_count(load_spec(parse_args(argv).spec))
+    def load_engine(spec: dict):  # called by run_entry once the spec is known to be valid
+        threads = thread_count(spec)
         if threads:
             os.environ.setdefault("GANBENCH_THREADS", str(threads))
         return load_member(impl.dir, impl.engine)

@@ -13,7 +13,6 @@ device is left out and named.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from ganbench.config import load_config
 from ganbench.grid import expand_runs
 from ganbench.impls import discover_impls
 from ganbench.looks import look_runs, seed_plan
+from ganbench.provenance import cpu_model
 from ganbench.step_times import Measured, read_logs, size_label
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,16 +79,6 @@ def clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def this_machine() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 SHOWN_UNMEASURED = 6  # sizes named before "and N more"
 
 
@@ -107,7 +97,7 @@ def report(est: Estimate) -> list[str]:
         machines.setdefault(machine, []).append(source)
     measured_on = "; ".join(f"{machine} ({', '.join(files)})" for machine, files in machines.items())
     lines.append(f"  step times measured on {measured_on} in docs/speed, plus {OVERHEAD_S[est.device]:.0f} s "
-                 f"per run for start-up and scoring; this machine: {this_machine()}")
+                 f"per run for start-up and scoring; this machine: {cpu_model()}")
     if est.unmeasured:
         names = sorted(est.unmeasured)
         more = f"; and {len(names) - SHOWN_UNMEASURED} more" if len(names) > SHOWN_UNMEASURED else ""

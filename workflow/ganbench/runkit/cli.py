@@ -43,7 +43,7 @@ def deterministic_requested(device_type: str) -> bool:
 def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -> int:
     """The whole entry point of an impl: parse, validate the spec, train, write the outputs.
 
-    ``load_engine()`` imports the framework and returns the engine class; it is
+    ``load_engine(spec)`` imports the framework and returns the engine class; it is
     called only after the spec is known to be valid. Exit status 2 = bad spec, 3 = unreadable dataset file.
     """
     import sys
@@ -62,7 +62,7 @@ def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -
         return 2
     quiet_frameworks()
     try:
-        engine_cls = load_engine()
+        engine_cls = load_engine(spec)
         check_engine_class(engine_cls, f"{framework} engine {engine_cls.__module__}.{engine_cls.__qualname__}")
         return run_training(spec, args.data, args.out, with_faults(engine_cls), t0=t0,
                             checkpoint_dir=args.checkpoint_dir)
