@@ -31,19 +31,8 @@ class PaperAdam(torch.optim.Optimizer):
                     st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 st["step"] += 1
             t = self.state[ps[0]]["step"]
-            grads = [p.grad for p in ps]
-            ms = [self.state[p]["exp_avg"] for p in ps]
-            vs = [self.state[p]["exp_avg_sq"] for p in ps]
-            torch._foreach_mul_(ms, b1)
-            torch._foreach_add_(ms, grads, alpha=1.0 - b1)
-            torch._foreach_mul_(vs, b2)
-            torch._foreach_addcmul_(vs, grads, grads, value=1.0 - b2)
-            bc1 = 1.0 - b1**t
-            bc2_sqrt = (1.0 - b2**t) ** 0.5
-            denom = torch._foreach_sqrt(vs)
-            torch._foreach_div_(denom, bc2_sqrt)
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(ps, ms, denom, value=-lr / bc1)
+            paper_adam_update(ps, [p.grad for p in ps], [self.state[p]["exp_avg"] for p in ps],
+                              [self.state[p]["exp_avg_sq"] for p in ps], lr, b1, b2, eps, t)
         return None
 
     def init_state(self) -> None:
@@ -56,6 +45,22 @@ class PaperAdam(torch.optim.Optimizer):
                     st["step"] = 0
                     st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+@torch.no_grad()
+def paper_adam_update(ps, grads, ms, vs, lr: float, b1: float, b2: float, eps: float, t: int) -> None:
+    """:meth:`PaperAdam.step`'s update of the tensors ``ps`` at step ``t`` (already counted), in place;
+    the seed-group engine calls it on weights stacked over seeds (every op is elementwise)."""
+    torch._foreach_mul_(ms, b1)
+    torch._foreach_add_(ms, grads, alpha=1.0 - b1)
+    torch._foreach_mul_(vs, b2)
+    torch._foreach_addcmul_(vs, grads, grads, value=1.0 - b2)
+    bc1 = 1.0 - b1**t
+    bc2_sqrt = (1.0 - b2**t) ** 0.5
+    denom = torch._foreach_sqrt(vs)
+    torch._foreach_div_(denom, bc2_sqrt)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_addcdiv_(ps, ms, denom, value=-lr / bc1)
 
 
 @torch.no_grad()

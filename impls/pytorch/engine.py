@@ -15,39 +15,44 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ganbench import runkit
 from adam import PaperAdam, captured_update
 from linear import use_onednn
+from losses import GanLosses
 from models import build, canonical_tensors, from_torch_layout, to_torch_layout
 
 
-class Engine:
+def open_device(spec: dict, framework_seed: int, device: str | None = None) -> tuple[torch.device, str]:
+    """The run's device (spec.device, or ``device``) set up for it: threads, seed, full fp32 (no TF32) and
+    deterministic kernels where requested; returns it and its description for timing.json."""
+    dev = torch.device(runkit.resolve_device(device or spec["device"], torch.cuda.is_available(), "PyTorch"))
+    threads = runkit.thread_count(spec)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(framework_seed)
+    if dev.type == "cuda":
+        torch.cuda.manual_seed_all(framework_seed)
+        # full fp32 in both frameworks (TF32 off), so the twins compute the same function
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    if runkit.deterministic_requested(dev.type):
+        if dev.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
+    elif dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return dev, str(dev) if dev.type == "cpu" else f"cuda ({torch.cuda.get_device_name(dev)})"
+
+
+class Engine(GanLosses):
     framework = "pytorch"
     framework_version = torch.__version__
 
     def __init__(self, spec: dict, framework_seed: int, device: str | None = None):
         self.spec = spec
-        self.dev = torch.device(runkit.resolve_device(device or spec["device"], torch.cuda.is_available(), "PyTorch"))
-        threads = runkit.thread_count(spec)
-        if threads:
-            torch.set_num_threads(threads)
-        torch.manual_seed(framework_seed)
-        if self.dev.type == "cuda":
-            torch.cuda.manual_seed_all(framework_seed)
-            # full fp32 in both frameworks (TF32 off), so the twins compute the same function
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
-        if runkit.deterministic_requested(self.dev.type):
-            if self.dev.type == "cuda":
-                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-                torch.backends.cudnn.benchmark = False
-            torch.use_deterministic_algorithms(True)
-        elif self.dev.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-        self.device = str(self.dev) if self.dev.type == "cpu" else f"cuda ({torch.cuda.get_device_name(self.dev)})"
-
+        self.dev, self.device = open_device(spec, framework_seed, device)
         G, D = build(spec)
         self.G, self.D = G.to(self.dev), D.to(self.dev)
         self._canon = canonical_tensors(spec, self.G, self.D)
@@ -94,38 +99,6 @@ class Engine:
         return self.data[idx].float() * self._mul + self._add
 
     # ------------------------------------------------------------ training
-    # Losses from logits as softplus terms, BCE(x, y) = y softplus(-x) + (1 - y) softplus(x), written
-    # identically in both twins: their gradients (-y sigmoid(-x) + (1 - y) sigmoid(x)) never form
-    # 1 - sigmoid(x) by cancellation, which binary_cross_entropy_with_logits' backward does (sigmoid(x) - y)
-    # and TensorFlow's does not: a relative difference of ~1e-4 once D is confident.
-    # loss_form "probability": the sources' log(D(x)) with D(x) = sigmoid(x) in float32 (log(0) = -inf
-    # once sigmoid saturates). loss_reduction "sum": batch_size x the mean (the summed terms).
-    def _neg_log_d(self, x):  # -log D(x)
-        if self.spec["loss_form"] == "probability":
-            return -torch.log(torch.sigmoid(x))
-        return F.softplus(-x)
-
-    def _neg_log_1m_d(self, x):  # -log(1 - D(x))
-        if self.spec["loss_form"] == "probability":
-            return -torch.log(1.0 - torch.sigmoid(x))
-        return F.softplus(x)
-
-    def _d_loss(self, logits_real, logits_fake):
-        """(loss to minimise, its batch mean for the log)."""
-        s = self.spec["label_smoothing"]
-        real = s * self._neg_log_d(logits_real)
-        if s != 1.0:
-            real = real + (1.0 - s) * self._neg_log_1m_d(logits_real)
-        mean = real.mean() + self._neg_log_1m_d(logits_fake).mean()
-        return mean * self._loss_scale, mean
-
-    def _g_loss(self, logits_fake):
-        if self.spec["g_loss"] == "nonsaturating":  # -log D(G(z))
-            mean = self._neg_log_d(logits_fake).mean()
-        else:  # minimax: log(1 - D(G(z)))
-            mean = -self._neg_log_1m_d(logits_fake).mean()
-        return mean * self._loss_scale, mean
-
     def _iteration(self, idx: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         s = self.spec
         G, D = self.g_fn, self.d_fn

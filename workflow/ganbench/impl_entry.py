@@ -1,10 +1,13 @@
 """The entry point of every impl folder: its manifest's engine, run by runkit's driver.
 
     python -m ganbench.impl_entry --impl impls/<name> --spec S --data D --out O [--checkpoint-dir C]
+    python -m ganbench.impl_entry --impl impls/<name> --seed-group --data D --spec S1 --out O1 --spec S2 --out O2 ...
 
 An impl folder needs no train.py: the manifest's ``engine: module:Class`` names the class, and
 this module imports it and hands it to :func:`ganbench.runkit.run_entry` (parse, validate the spec,
-check the engine against the contract, train, write the outputs). An impl that keeps a train.py of
+check the engine against the contract, train, write the outputs). With ``--seed-group``, the
+manifest's ``seed_group: module:Class`` trains several seeds of one arm at once
+(:func:`ganbench.runkit.run_group_entry`). An impl that keeps a train.py of
 its own (``entry:`` in the manifest) is run as that script instead (:func:`entry_command`).
 
 The spec's thread count is exported (``GANBENCH_THREADS``) before the engine module is imported,
@@ -49,28 +52,35 @@ def main(argv: list[str] | None = None, impl_dir: Path | None = None, t0: float 
     from ganbench.impls import ContractError, load_manifest
     from ganbench.runkit import run_entry, thread_count
 
+    from ganbench.runkit import run_group_entry
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
     if impl_dir is None:
-        pre = argparse.ArgumentParser(add_help=False)
         pre.add_argument("--impl", type=Path, required=True, help="the impl folder (impls/<name>)")
-        known, argv = pre.parse_known_args(argv)
-        impl_dir = known.impl
+    pre.add_argument("--seed-group", action="store_true", help="train several seeds of one arm at once")
+    known, argv = pre.parse_known_args(argv)
+    impl_dir = impl_dir if impl_dir is not None else known.impl
+    key = "seed_group" if known.seed_group else "engine"
     try:
         impl = load_manifest(impl_dir)
-        if impl.engine is None:
-            raise ContractError(f"impls/{impl.name}: its manifest names no 'engine: module:Class' "
-                                f"(impls/README.md); add it, or run the folder's own entry script")
+        if getattr(impl, key) is None:
+            raise ContractError(f"impls/{impl.name}: its manifest names no '{key}: module:Class' "
+                                f"(impls/README.md); add it, or " + (
+                                    "train its seeds one run at a time (config seed_groups: off)" if known.seed_group
+                                    else "run the folder's own entry script"))
     except ContractError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    def load_engine(spec: dict):  # called by run_entry once the spec is known to be valid
+    def load_engine(spec: dict):  # called once the spec is known to be valid
         threads = thread_count(spec)
         if threads:
             os.environ.setdefault("GANBENCH_THREADS", str(threads))
-        return load_member(impl.dir, impl.engine)
+        return load_member(impl.dir, getattr(impl, key))
 
-    return run_entry(impl.framework, load_engine, argv, t0=T0 if t0 is None else t0)
+    run = run_group_entry if known.seed_group else run_entry
+    return run(impl.framework, load_engine, argv, t0=T0 if t0 is None else t0)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Impl:
     models: tuple[str, ...]
     dir: Path
     engine: str | None = None  # "module:Class" of the engine runkit's driver runs, when the manifest names it
+    seed_group: str | None = None  # "module:Class" of its seed-vectorised engine (K seeds in one step), if any
 
 
 def _fail(folder: Path, problem: str) -> ContractError:
@@ -73,6 +74,9 @@ def load_manifest(folder: Path) -> Impl:
     engine = manifest.get("engine")
     if engine is not None:
         check_engine_source(folder, engine)
+    seed_group = manifest.get("seed_group")
+    if seed_group is not None:
+        check_engine_source(folder, seed_group, "seed_group", engine_contract.GROUP_REQUIRED)
     return Impl(
         name=folder.name,
         framework=str(manifest["framework"]),
@@ -80,23 +84,26 @@ def load_manifest(folder: Path) -> Impl:
         models=tuple(models),
         dir=folder,
         engine=None if engine is None else str(engine),
+        seed_group=None if seed_group is None else str(seed_group),
     )
 
 
-def check_engine_source(folder: Path, ref: str) -> None:
-    """The manifest's ``engine: module:Class`` exists and its class has every member of the engine
-    contract (read from the source, not imported); else a ContractError naming folder and member."""
+def check_engine_source(folder: Path, ref: str, key: str = "engine",
+                        required: tuple[str, ...] = engine_contract.REQUIRED) -> None:
+    """The manifest's ``engine: module:Class`` (or ``seed_group:``, with ``required`` its members)
+    exists and its class has every member of its contract (read from the source, not imported); else
+    a ContractError naming folder and member."""
     try:
         module_file, cls = engine_contract.parse_ref(ref)
     except ValueError as exc:
         raise _fail(folder, f"{MANIFEST}: {exc}") from None
     path = folder / module_file
     if not path.is_file():
-        raise _fail(folder, f"engine module {module_file} named by 'engine: {ref}' in {MANIFEST} does not exist")
+        raise _fail(folder, f"engine module {module_file} named by '{key}: {ref}' in {MANIFEST} does not exist")
     try:
-        lacking = engine_contract.static_missing(path, cls)
+        lacking = engine_contract.static_missing(path, cls, required)
     except ValueError as exc:
-        raise _fail(folder, f"'engine: {ref}': {exc}") from None
+        raise _fail(folder, f"'{key}: {ref}': {exc}") from None
     if lacking:
         raise ContractError(engine_contract.contract_message(f"impls/{folder.name}: {module_file} class {cls}", lacking))
 

@@ -17,6 +17,17 @@ def parse_args(argv=None, description: str = "Train one ganbench run.") -> argpa
     return p.parse_args(argv)
 
 
+def parse_group_args(argv=None) -> argparse.Namespace:
+    """The seed-group command line: ``--spec``/``--out`` (and ``--checkpoint-dir``) once per run, in order."""
+    p = argparse.ArgumentParser(description="Train the seeds of one arm as one seed group (runkit.seed_group).")
+    p.add_argument("--spec", required=True, type=Path, action="append", help="a member run's spec.json (repeat)")
+    p.add_argument("--data", required=True, type=Path, help="dataset npz (results/data/<dataset>.npz)")
+    p.add_argument("--out", required=True, type=Path, action="append", help="its output folder (repeat, same order)")
+    p.add_argument("--checkpoint-dir", type=Path, action="append", default=None,
+                   help="its checkpoint folder (repeat, same order; default as for a single run)")
+    return p.parse_args(argv)
+
+
 def quiet_frameworks() -> None:
     """Environment set before a framework is imported: quiet TF logging on CPU."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,6 +49,34 @@ def deterministic_requested(device_type: str) -> bool:
     if device_type == "cpu":
         return True
     return os.environ.get("GANBENCH_DETERMINISTIC", "0") not in ("", "0", "false", "False")
+
+
+def run_group_entry(framework: str, load_group_engine, argv=None, t0: float | None = None) -> int:
+    """:func:`run_entry` for a seed group: every member's spec validated, then runkit.seed_group trains them
+    with the class ``load_group_engine(spec)`` returns. Exit status 2 = bad spec or group, 3 = unreadable dataset."""
+    import sys
+
+    from .data import DataFileError
+    from .seed_group import SeedGroupError, check_group, run_group
+    from .spec import SpecError, load_spec
+
+    args = parse_group_args(argv)
+    try:
+        specs = [load_spec(p) for p in args.spec]
+        check_group(specs, args.out)
+    except (SpecError, SeedGroupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    quiet_frameworks()
+    try:
+        return run_group(specs, args.data, args.out, load_group_engine(specs[0]), t0=t0,
+                         checkpoint_dirs=args.checkpoint_dir)
+    except SeedGroupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DataFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
 
 
 def run_entry(framework: str, load_engine, argv=None, t0: float | None = None) -> int:

@@ -80,6 +80,61 @@ class TwinEngine(Engine, Protocol):
         """Trainable scalars as the framework counts them."""
 
 
+@runtime_checkable
+class SeedGroupEngine(Protocol):
+    """K seeds of one arm trained as one batched computation (a manifest's ``seed_group: module:Class``,
+    built as ``Cls(spec, framework_seeds)`` with one framework seed per member). Every seed keeps its
+    own weights, BN statistics and Adam moments on a leading seed axis; the driver
+    (runkit.seed_group) feeds each seed's own indices and noise, drawn exactly as in a single-seed run.
+    ``k`` is a seed's place in the group (0 .. seeds - 1). The Adam step counts are the group's: all
+    its seeds are at the same step (the driver resumes seeds at different steps as separate groups)."""
+
+    framework: str
+    framework_version: str
+    device: str
+    seeds: int  # K, the group's size
+
+    def load_state(self, k: int, state: dict) -> None:
+        """Canonical state dict (runkit.params) -> seed ``k``'s model."""
+
+    def export_state(self, k: int) -> dict:
+        """Seed ``k``'s model -> canonical state dict (numpy float32)."""
+
+    def set_data(self, images: np.ndarray) -> None:
+        """The prepared uint8 training set, once for every seed."""
+
+    def train_chunk(self, idx: np.ndarray, noise: np.ndarray) -> Any:
+        """``n`` iterations of every seed: ``idx`` int64 ``[seeds, n, d_steps, B]``, ``noise`` float32
+        ``[seeds, n, n_noise, B, z]``; an opaque device handle of the metrics."""
+
+    def fetch(self, handle: Any) -> np.ndarray:
+        """Host copy ``[seeds, n, 4]`` (d_loss, g_loss, mean D(x), mean D(G(z)) per seed and iteration)."""
+
+    def generate(self, k: int, z: np.ndarray) -> np.ndarray:
+        """Seed ``k``'s G in inference mode (as :meth:`Engine.generate`)."""
+
+    def forward_g(self, k: int, z: np.ndarray, training: bool) -> np.ndarray:
+        """Seed ``k``'s G in train (its BN statistics advance) or inference mode."""
+
+    def forward_d(self, k: int, x: np.ndarray, training: bool) -> np.ndarray:
+        """Seed ``k``'s D logits (as :meth:`Engine.forward_d`)."""
+
+    def optimizer_state(self, k: int, native: bool = False) -> dict:
+        """Seed ``k``'s Adam state, in :meth:`Engine.optimizer_state`'s names."""
+
+    def load_optimizer_state(self, k: int, state: dict) -> None:
+        """The inverse of :meth:`optimizer_state` for seed ``k`` (its step counts become the group's)."""
+
+    def optimizer_steps(self) -> tuple[int, int]:
+        """Adam steps taken by D's and by G's optimiser (every seed's)."""
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (timing)."""
+
+    def peak_device_mb(self) -> float | None:
+        """Peak device memory in MiB, or None on CPU."""
+
+
 def members(protocol: type = Engine) -> tuple[str, ...]:
     """The member names of ``protocol`` (its own and its protocol bases'), attributes then methods."""
     names: list[str] = []
@@ -91,6 +146,7 @@ def members(protocol: type = Engine) -> tuple[str, ...]:
     return tuple(names)
 
 
+GROUP_REQUIRED = members(SeedGroupEngine)
 REQUIRED = members(Engine)  # (optional beyond these: rng_state / load_rng_state, runkit.checkpoint)
 
 

@@ -182,6 +182,7 @@ class TrainingRun:
     steps_done: int = 0
     last_saved: int = 0
     t_train: float = 0.0  # perf_counter origin of log.csv's elapsed_s (continued from a checkpoint)
+    seed_group: int | None = None  # trained as one of this many seeds in one batched step (runkit.seed_group)
 
 
 def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = None,
@@ -202,14 +203,22 @@ def run_training(spec: dict, data_path, out_dir, engine_cls, t0: float | None = 
 
 
 def start_run(spec: dict, data_path, out: Path, engine_cls, t0: float, checkpoint_dir) -> TrainingRun:
-    """Streams, data, engine, probes and noise; the checkpoint restored when there is one."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Streams, data and engine of one run, then :func:`attach_run`."""
     st = rstreams.make_streams(spec["seed"])
     images = rdata.load_train_images(data_path, spec)
     engine = engine_cls(spec, st.framework_seed())
     check_engine(engine)
-    engine.load_state(params.init_params(spec, st.init))
     engine.set_data(images)
+    return attach_run(spec, data_path, out, st, images, engine, t0, checkpoint_dir)
+
+
+def attach_run(spec: dict, data_path, out: Path, st, images: np.ndarray, engine, t0: float,
+               checkpoint_dir) -> TrainingRun:
+    """One run's initial weights, planner, probes and noise on ``engine`` (which holds the data); the
+    checkpoint restored when there is one. A seed group's member runs through here too, with a view
+    of the group engine (runkit.seed_group)."""
+    out.mkdir(parents=True, exist_ok=True)
+    engine.load_state(params.init_params(spec, st.init))
     planner = rdata.ChunkPlanner(spec, len(images), st.batches, st.noise)
     # the order of these draws is part of every run's identity: grid noise, probes, gradient flow, curve noise
     grid_z = rdata.sample_noise(st.grid, spec["prior"], (spec["grid_size"], spec["z_dim"]))
@@ -241,14 +250,19 @@ def start_run(spec: dict, data_path, out: Path, engine_cls, t0: float, checkpoin
 
 
 def train_chunk(run: TrainingRun, end: int) -> bool:
-    """Iterations up to ``end`` in one chunk, its log rows, curve samples, grid and checkpoint;
+    """Iterations up to ``end`` in one chunk, then :func:`record_chunk`."""
+    engine, start = run.engine, run.steps_done
+    t = time.perf_counter()
+    idx, noise = run.planner.plan(end - start)
+    metrics = engine.fetch(engine.train_chunk(idx, noise))  # [k, 4]: d_loss, g_loss, D(x), D(G(z))
+    return record_chunk(run, end, metrics, time.perf_counter() - t)
+
+
+def record_chunk(run: TrainingRun, end: int, metrics: np.ndarray, dt: float) -> bool:
+    """A trained chunk's timing (``dt`` seconds), log rows, curve samples, grid and checkpoint;
     False when a loss went non-finite (``run.status`` then says where)."""
     spec, engine, start = run.spec, run.engine, run.steps_done
     k = end - start
-    t = time.perf_counter()
-    idx, noise = run.planner.plan(k)
-    metrics = engine.fetch(engine.train_chunk(idx, noise))  # [k, 4]: d_loss, g_loss, D(x), D(G(z))
-    dt = time.perf_counter() - t
     bad = check_finite(metrics)
     if start == 0 and k == 1:
         run.first_step_s = dt  # the first step alone: tracing / compilation, warm-up
@@ -326,6 +340,8 @@ def finish_run(run: TrainingRun) -> None:
         "threads": thread_count(spec),
         "compile": bool(spec["compile"]),
         "resumed_from_step": None if run.resumed is None else run.resumed["step"],
+        # a seed group's chunk times are the group's: every member advanced by one iteration in each
+        **({} if run.seed_group is None else {"seed_group_size": run.seed_group}),
     })
     if ok:
         outputs.write_status(out / "status.json", "ok")

@@ -1,0 +1,150 @@
+"""Seed groups (runkit.seed_group): seed k of a K-seed group computes what the single-seed run of seed k
+computes, in every impl that declares a seed-group engine (impls/pytorch, impls/jax).
+
+Judged with the twin tests' relative criteria (tests/test_twins.py): forward outputs within FORWARD_ATOL,
+one iteration's update of every weight within DELTA_RTOL (99th percentile) and DELTA_OUTLIER_RTOL (every
+weight) of the tensor's update scale, and, through the drivers, the logged values of 200 BasicGAN steps
+within CLI_LOSS_ATOL and samples.npz pixel-identical to CLI_PIXELS_EQUAL. A batched matmul sums in
+another order than K separate ones, so equality is a round-off bound, as between frameworks. The cases
+mix the recipes' knobs: schedules (d_steps 2, g_steps 2), freeze_d false, label smoothing, fresh noise,
+the minimax loss, BN DCGANs (one with the post's batch-statistics inference), and K = 1, 3, 5.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganbench.gpu_check import synthetic_mnist
+from test_twins import (CLI_LOSS_ATOL, CLI_PIXELS_EQUAL, DELTA_OUTLIER_RTOL, DELTA_QUANTILE, DELTA_RTOL,
+                        FORWARD_ATOL)
+from twins_helpers import cases as C
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).resolve().parent / "seed_group_worker.py"
+IMPLS = ("pytorch", "jax")
+SMALL = dict(eval_samples=200, grid_size=16, probe_size=32, curve_fractions=[0.5], curve_samples=32)
+CASES = {
+    # 200 steps at the cli twins' smoke size; K = 1, 3, 5
+    "basic_tutorial": dict(spec=C.make_spec(**C.recipe_kw("basic_tutorial", steps=200, log_every=10, batch_size=32,
+                                                          arch={"hidden": 64}, **SMALL)), ks=[1, 3, 5]),
+    # every knob the BasicGAN recipes turn, at once
+    "basic_knobs": dict(spec=C.make_spec(**C.recipe_kw("mnist_notebook", steps=200, log_every=10, batch_size=32,
+                                                       d_steps=2, freeze_d=False, fresh_noise=True,
+                                                       g_loss="minimax", prior="random", arch={"hidden": 64},
+                                                       **SMALL)), ks=[3]),
+    # BN DCGANs, a few steps (their chaos floor is short: tests/test_twins.py section 9)
+    "dcgan_carpedm20": dict(spec=C.make_spec(**C.recipe_kw("dcgan_carpedm20", steps=6, log_every=1, batch_size=8,
+                                                           z_dim=16, arch={"base_width": 4}, **SMALL)), ks=[3]),
+    "dcgan_blog": dict(spec=C.make_spec(**C.recipe_kw("dcgan_blog", steps=6, log_every=1, batch_size=8, z_dim=16,
+                                                      freeze_d=False, arch={"base_width": 4}, **SMALL)), ks=[3]),
+}
+
+
+@pytest.fixture(scope="module")
+def groups(tmp_path_factory):
+    """Each impl's worker (its own process, one thread), both at once."""
+    tmp = tmp_path_factory.mktemp("seed_groups")
+    data = synthetic_mnist(tmp / "data.npz")
+    (tmp / "cases.json").write_text(json.dumps(CASES))
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1", PYTHONUNBUFFERED="1")
+    procs = {impl: subprocess.Popen([sys.executable, str(WORKER), impl, str(tmp / impl), str(data),
+                                     str(tmp / "cases.json")], cwd=REPO, env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE) for impl in IMPLS}
+    for impl, p in procs.items():
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, f"{impl} worker: {err[-3000:]}"
+    return tmp
+
+
+def _log(path: Path) -> np.ndarray:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_probe_train", "d_probe_test", "g_grad_norm")
+    return np.array([[float(r[c]) for c in cols] for r in rows])
+
+
+def update_differences(e, k: int, lr: float) -> dict:
+    """{tensor: |delta_single - delta_group| / the tensor's update scale} beyond one float32 ulp of the
+    weight (tests/test_twins.py _relative_delta_difference)."""
+    out = {}
+    for key in (x for x in e.files if x.startswith(f"before/{k}/")):
+        name = key.split("/", 2)[2]
+        before = e[key]
+        ds, dg = e[f"single/after/{k}/{name}"] - before, e[f"group/after/{k}/{name}"] - before
+        moved = float(np.abs(ds).max())
+        if moved == 0:
+            assert not np.abs(dg).max(), f"{name}: moved in the group only"
+            continue
+        scale = moved if name.endswith(("moving_mean", "moving_var")) else max(moved, lr)
+        ulp = np.spacing(np.abs(e[f"single/after/{k}/{name}"]).astype(np.float32))
+        out[name] = np.maximum(np.abs(ds - dg) - ulp, 0) / scale
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("impl", IMPLS)
+def test_group_forward_and_one_iteration_match_single_seed(groups, impl, case):
+    spec = CASES[case]["spec"]
+    with np.load(groups / impl / case / "engine.npz") as e:
+        for k in range(3):
+            for what in ("fwd_g", "fwd_d"):
+                np.testing.assert_allclose(e[f"group/{what}/{k}"], e[f"single/{what}/{k}"], rtol=0, atol=FORWARD_ATOL,
+                                           err_msg=f"{impl} {case} seed {k} {what}")
+        np.testing.assert_allclose(e["group/metrics"], e["single/metrics"], rtol=0, atol=FORWARD_ATOL)
+        lr = min(spec["optim"]["d"]["lr"], spec["optim"]["g"]["lr"])
+        for k in range(3):
+            rel = update_differences(e, k, lr)
+            assert rel, "no weight moved"
+            for name, r in rel.items():
+                q = float(np.quantile(r, DELTA_QUANTILE))
+                assert q <= DELTA_RTOL, f"{impl} {case} seed {k} {name}: 99th percentile {q:.2e} > {DELTA_RTOL}"
+                assert r.max() <= DELTA_OUTLIER_RTOL, f"{impl} {case} seed {k} {name}: {r.max():.3g}"
+        # the seeds' initial weights differ: a group that trained one seed K times would not pass above
+        assert not np.array_equal(e["before/0/G/fc1/kernel" if spec["model"] == "basic" else "before/0/G/fc/kernel"],
+                                  e["before/1/G/fc1/kernel" if spec["model"] == "basic" else "before/1/G/fc/kernel"])
+
+
+def _pairs(folder: Path, case: str):
+    for k in CASES[case]["ks"]:
+        for seed in range(k):
+            yield k, seed, folder / f"single-{seed}", folder / f"k{k}-{seed}"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("impl", IMPLS)
+def test_group_runs_log_what_single_runs_log(groups, impl, case, capsys):
+    folder, worst = groups / impl / case, 0.0
+    for k, seed, single, member in _pairs(folder, case):
+        a, b = _log(single / "log.csv"), _log(member / "log.csv")
+        assert a.shape == b.shape and a[-1, 0] == CASES[case]["spec"]["steps"], f"k{k} seed {seed}"
+        assert np.isfinite(a[:, 1:5]).all()
+        diff = float(np.nanmax(np.abs(a[:, 1:7] - b[:, 1:7])))
+        worst = max(worst, diff)
+        assert diff <= CLI_LOSS_ATOL, f"{impl} {case} K={k} seed {seed}: logged values differ by {diff:.2e}"
+        for f in ("status.json",):
+            assert (single / f).read_text() == (member / f).read_text()
+        timing = json.loads((member / "timing.json").read_text())
+        assert timing["seed_group_size"] == k and timing["steps_done"] == CASES[case]["spec"]["steps"]
+    with capsys.disabled():
+        print(f"\n[seed groups {impl} {case}] max |single - group| of the logged values {worst:.2e}")
+
+
+@pytest.mark.parametrize("case", ["basic_tutorial", "basic_knobs"])
+@pytest.mark.parametrize("impl", IMPLS)
+def test_group_samples_are_pixel_identical_to_single_runs(groups, impl, case):
+    folder, k = groups / impl / case, max(CASES[case]["ks"])
+    members = {np.load(folder / f"k{k}-{seed}" / "samples.npz")["images"].tobytes() for seed in range(k)}
+    assert len(members) == k, "the seeds of a group must train different runs"
+    for k, seed, single, member in _pairs(folder, case):
+        for name in ("samples.npz", "curve/samples_100.npz"):
+            with np.load(single / name) as a, np.load(member / name) as b:
+                same = float(np.mean(a["images"] == b["images"]))
+                assert a["images"].std() > 0
+            assert same >= CLI_PIXELS_EQUAL, f"{impl} {case} K={k} seed {seed} {name}: {same:.5f} of pixels equal"
