@@ -148,3 +148,115 @@ def test_group_samples_are_pixel_identical_to_single_runs(groups, impl, case):
                 same = float(np.mean(a["images"] == b["images"]))
                 assert a["images"].std() > 0
             assert same >= CLI_PIXELS_EQUAL, f"{impl} {case} K={k} seed {seed} {name}: {same:.5f} of pixels equal"
+
+
+# ------------------------------------------------------------------ a killed group job resumes every seed
+# tests/test_resume.py's BasicGAN (freeze_d false, beta1 0.9, checkpoints every 10 of 40 steps, chunks end every
+# 5). The kill hook fires after the *first* member has recorded the chunk holding the step: at step 12 (chunk
+# 10-15, no checkpoint) every member resumes from step 10; at step 17 (chunk 15-20 ends with a checkpoint) the
+# first member has staged its step-20 checkpoint and the others have not: the rerun drops it (a group's save is
+# committed only once every member has staged it), and every member resumes from step 10 again.
+RESUME_SEEDS = (0, 1, 2)
+KILL_STEPS = {"same_step": 12, "staggered": 17}
+
+
+def _group_command(impl: str, specs: list[dict], root: Path, data: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "ganbench.impl_entry", "--impl", str(REPO / "impls" / impl), "--seed-group",
+           "--data", str(data)]
+    for spec in specs:
+        out = root / "runs" / spec["run_id"]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "spec.json").write_text(json.dumps(spec))
+        cmd += ["--spec", str(out / "spec.json"), "--out", str(out)]
+    return cmd
+
+
+@pytest.fixture(scope="module")
+def resumed_groups(tmp_path_factory):
+    from test_resume import DECLARED, dataset, make_spec
+    tmp = tmp_path_factory.mktemp("group_resume")
+    data = dataset(tmp / "mnist.npz")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", GANBENCH_THREADS="1")
+    out = {}
+    for impl in IMPLS:
+        specs = [{**make_spec(impl, "basic", seed=s), "run_id": f"{impl}-basic-s{s}"} for s in RESUME_SEEDS]
+        ref = subprocess.run(_group_command(impl, specs, tmp / impl / "ref", data), cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert ref.returncode == 0, ref.stderr[-3000:]
+        for case, at in KILL_STEPS.items():
+            root = tmp / impl / case
+            cmd = _group_command(impl, specs, root, data)
+            killed = subprocess.run(cmd, cwd=REPO, env={**env, "GANBENCH_TEST_KILL_AT_STEP": str(at)},
+                                    capture_output=True, text=True, timeout=600)
+            steps = {s["run_id"]: _checkpoint_step(root / "checkpoints" / s["run_id"]) for s in specs}
+            staged = sorted(p.parent.name for p in (root / "checkpoints").glob("*/checkpoint.next.npz"))
+            for spec in specs:  # what Snakemake does with a failed job's declared outputs
+                for name in DECLARED:
+                    (root / "runs" / spec["run_id"] / name).unlink(missing_ok=True)
+            again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+            out[(impl, case)] = dict(killed=killed.returncode, steps=steps, staged=staged, again=again, root=root,
+                                     ref=tmp / impl / "ref", specs=specs)
+    return out
+
+
+def _checkpoint_step(folder: Path) -> int | None:
+    path = folder / "checkpoint.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as npz:
+        return json.loads(npz["meta"].tobytes())["step"]
+
+
+@pytest.mark.parametrize("case", list(KILL_STEPS))
+@pytest.mark.parametrize("impl", IMPLS)
+def test_killed_group_resumes_every_seed_to_identical_outputs(resumed_groups, impl, case):
+    from test_resume import log_rows, outputs_of
+    r = resumed_groups[(impl, case)]
+    assert r["killed"] == -9, f"{impl} {case}: the kill hook did not fire"
+    assert list(r["steps"].values()) == [10] * len(r["specs"]), r["steps"]
+    assert r["staged"] == ([] if case == "same_step" else [r["specs"][0]["run_id"]]), r["staged"]
+    assert r["again"].returncode == 0, r["again"].stderr[-3000:]
+    assert r["again"].stderr.count("resuming from the checkpoint at step 10") == len(r["specs"])
+    assert "training them as" not in r["again"].stderr
+    for spec in r["specs"]:
+        got, ref = r["root"] / "runs" / spec["run_id"], r["ref"] / "runs" / spec["run_id"]
+        assert log_rows(got / "log.csv") == log_rows(ref / "log.csv"), spec["run_id"]
+        a, b = outputs_of(got), outputs_of(ref)
+        assert sorted(a) == sorted(b) and len(a) >= 5, spec["run_id"]
+        for name in b:
+            assert a[name] == b[name], f"{impl} {case} {spec['run_id']}: {name} differs from the uninterrupted group"
+        timing = json.loads((got / "timing.json").read_text())
+        assert timing["resumed_from_step"] == r["steps"][spec["run_id"]]
+    assert not (r["root"] / "checkpoints").exists()
+
+
+def _fake_checkpoint(path: Path, step: int, group: list[Path]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = json.dumps({"step": step, "group": [str(g) for g in group]}).encode()
+    np.savez(path, meta=np.frombuffer(meta, np.uint8))
+
+
+@pytest.mark.parametrize("layout, committed", [
+    # every member staged step 20: the save is committed everywhere
+    ({"a": ("next",), "b": ("next",), "c": ("next",)}, {"a": 20, "b": 20, "c": 20}),
+    # killed while committing: a and b already renamed, c's staged one is committed too
+    ({"a": ("file20",), "b": ("file20",), "c": ("next", "file10")}, {"a": 20, "b": 20, "c": 20}),
+    # killed while staging: c never staged step 20, so a's and b's staged ones are dropped
+    ({"a": ("next", "file10"), "b": ("next", "file10"), "c": ("file10",)}, {"a": 10, "b": 10, "c": 10}),
+])
+def test_an_interrupted_group_save_is_finished_or_undone(tmp_path, layout, committed):
+    from ganbench.runkit.checkpoint import FILE, STAGED, settle_staged
+    dirs = {m: tmp_path / m for m in layout}
+    group = list(dirs.values())
+    for m, files in layout.items():
+        if "file10" in files:
+            _fake_checkpoint(dirs[m] / FILE, 10, group)
+        if "file20" in files:
+            _fake_checkpoint(dirs[m] / FILE, 20, group)
+        if "next" in files:
+            _fake_checkpoint(dirs[m] / STAGED, 20, group)
+    settle_staged(group)
+    for m, step in committed.items():
+        assert not (dirs[m] / STAGED).exists()
+        with np.load(dirs[m] / FILE) as npz:
+            assert json.loads(npz["meta"].tobytes())["step"] == step, m

@@ -43,6 +43,7 @@ from .streams import STREAM_NAMES
 
 FORMAT = 2  # 2: log.csv gained g_grad_norm and g_dead_frac (a format-1 checkpoint holds the old header)
 FILE = "checkpoint.npz"
+STAGED = "checkpoint.next.npz"  # a seed group's member writes here first (two-phase save, runkit.seed_group)
 ENV_DIR = "GANBENCH_CHECKPOINT_DIR"
 
 
@@ -97,6 +98,7 @@ class Checkpointer:
         if self.path is not None:
             self.key = {"format": FORMAT, "spec_sha256": spec_sha256(spec), "data_sha256": file_sha256(data_path)}
         self.written: dict[str, str] = {}  # out-relative path -> sha256 of outputs written during training
+        self.group: list[str] | None = None  # a seed group's member: the checkpoint folders saved together
         self.kill_at = kill_step()
 
     @property
@@ -125,6 +127,7 @@ class Checkpointer:
         meta = {
             **self.key,
             "step": int(step),
+            "group": self.group,
             "streams": {name: getattr(st, name).bit_generator.state for name in STREAM_NAMES},
             "sampler": {"pos": int(sampler._pos), "epoch": int(sampler.epoch), "has_perm": sampler._perm is not None},
             "elapsed_s": float(elapsed),
@@ -142,14 +145,20 @@ class Checkpointer:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         data = buf.getvalue()
+        path = self.path if self.group is None else self.dir / STAGED  # a group member commits later
         for attempt in range(3):  # another run may remove the empty checkpoints/ parent meanwhile (discard)
             try:
-                outputs.atomic_write(self.path, lambda fh: fh.write(data))
+                outputs.atomic_write(path, lambda fh: fh.write(data))
                 break
             except FileNotFoundError:
                 if attempt == 2:
                     raise
         return len(data)
+
+    def commit(self) -> None:
+        """A seed group's member: the staged checkpoint becomes this run's (every member has staged it)."""
+        if self.enabled and (self.dir / STAGED).is_file():
+            os.replace(self.dir / STAGED, self.path)
 
     # ------------------------------------------------------------ load
     def load(self) -> dict | None:
@@ -207,6 +216,34 @@ class Checkpointer:
             self.dir.parent.rmdir()  # only when empty
         except OSError:
             pass
+
+
+def _staged_meta(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return json.loads(npz["meta"].tobytes().decode())
+    except Exception:  # noqa: BLE001 - unreadable: treated as absent
+        return None
+
+
+def settle_staged(folders: list) -> None:
+    """Finish or undo a seed group's interrupted save: members stage their checkpoints (``STAGED``), and
+    only once every member of the save has staged one are they committed. Left behind by a kill: staged
+    checkpoints of a save that every member it names (meta ``group``) completed (staged or committed at
+    that step) are committed; any other staged checkpoint is removed. So a group's members always
+    resume from one step."""
+    for folder in (Path(f) for f in folders if f is not None):
+        staged = folder / STAGED
+        if not staged.is_file():
+            continue
+        meta = _staged_meta(staged)
+        done = meta is not None and all(
+            any((m := _staged_meta(Path(g) / name)) is not None and m["step"] == meta["step"]
+                for name in (STAGED, FILE)) for g in meta.get("group") or [])
+        if done:
+            os.replace(staged, folder / FILE)
+        else:
+            staged.unlink(missing_ok=True)
 
 
 def kill_step() -> int | None:

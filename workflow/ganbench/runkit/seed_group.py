@@ -12,9 +12,12 @@ serve both.
 
 * Divergence: a seed whose loss goes non-finite stops there, as alone (its outputs say so); the
   group trains on, feeding it zeros (its weights are never read again; seeds share no arithmetic).
-* Resume: each run checkpoints itself, at the same steps as alone. A group killed between two of
-  its members' saves restarts with members at different steps: runs are grouped again by the step
-  they resume from, and each such subgroup is trained in turn by an engine of its own.
+* Resume: each run checkpoints itself, at the same steps as alone, in two phases: every member
+  stages its checkpoint, then all are committed (runkit.checkpoint.settle_staged finishes or undoes
+  a save a kill interrupted), so a killed group resumes every member from one step. Members that
+  still resume from different steps (a checkpoint lost or discarded, a seed that diverged before
+  the group's last save) are grouped again by that step, each subgroup trained in turn by an engine
+  of its own.
 * Timing: every member's timing.json holds the group's chunk times (the wall time in which it
   advanced) and ``seed_group_size``.
 """
@@ -28,7 +31,7 @@ import numpy as np
 
 from . import data as rdata
 from . import streams as rstreams
-from .checkpoint import Checkpointer
+from .checkpoint import Checkpointer, checkpoint_dir, checkpoint_every, settle_staged
 from .loop import attach_run, chunk_ends, finish_run, record_chunk
 
 IDENTITY_FREE = ("seed", "run_id")  # the only keys in which a group's specs may differ
@@ -125,6 +128,8 @@ def run_group(specs: list[dict], data_path, outs: list, group_cls, t0: float | N
     if len(dirs) != len(specs):
         raise SeedGroupError(f"a seed group needs no --checkpoint-dir or one per run (got {len(dirs)} for "
                              f"{len(specs)} runs)")
+    settle_staged([checkpoint_dir(spec, out, folder) if checkpoint_every(spec) > 0 else None
+                   for spec, out, folder in zip(specs, outs, dirs)])
     by_step: dict[int, list[int]] = {}
     for i, (spec, out, folder) in enumerate(zip(specs, outs, dirs)):
         by_step.setdefault(resume_step(spec, data_path, out, folder), []).append(i)
@@ -172,6 +177,11 @@ def train_group_chunk(runs, engine, end: int, active: list[bool]) -> None:
     noise = np.stack([p[1] if p else np.zeros_like(shape_noise) for p in plans])  # [K, k, n_noise, B, z]
     metrics = engine.fetch(engine.train_chunk(idx, noise))  # [K, k, 4]
     dt = time.perf_counter() - t
+    saving = [str(run.ckpt.dir) for run, on in zip(runs, active) if on and run.ckpt.due(run.last_saved, end)]
     for i, run in enumerate(runs):
         if active[i]:
+            run.ckpt.group = saving  # members stage their checkpoints; committed once all have
             active[i] = record_chunk(run, end, metrics[i], dt)
+    for run in runs:
+        if str(run.ckpt.dir) in saving:
+            run.ckpt.commit()
