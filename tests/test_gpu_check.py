@@ -36,7 +36,11 @@ def test_cpu_mode_runs_every_step_and_passes(checked):
     assert all("at the first iteration" in detail for _, detail in steps["twins"])
     # both runs of the slice trained and scored
     assert [result for result, _ in steps["snakemake slice"]] == ["pass", "pass"], steps["snakemake slice"]
-    assert any("not built yet" in detail for _, detail in steps["benchmark"])
+    # PyTorch's and JAX's seed groups: equal to single-seed runs on both models, timed at K = 1 and 2
+    groups = steps["seed groups"]
+    assert [r for r, d in groups if "vs alone" in d] == ["pass"] * 4, groups
+    timed = [d for r, d in groups if r.endswith("ms/seed-step")]
+    assert len(timed) == 4 and all(" K=" in d for d in timed), groups
 
 
 def test_the_benchmark_log_is_one_the_estimate_reads_back(checked):

@@ -13,11 +13,13 @@ Steps, each in its own processes (one framework per process), each under its sha
    1e-3 over the run);
 3. the step-time benchmark (impls/benchmark_step_time.py, eager and captured) on the study's
    shapes, its log kept beside the table (copy it into docs/speed: `./ganbench run -n` reads it);
+3b. seed groups (impls with a ``seed_group:`` engine): each seed of a 3-seed group against its
+   single-seed run (the twins' bounds), then groups of K = 1, 8, 32 seeds timed per seed-step;
 4. a short slice of the study through Snakemake (``--resources gpu=1``): two runs at cut
    budgets, trained, scored and checked end to end.
 
 A framework or Snakemake that is not installed is skipped with a note (a GPU machine may have
-only PyTorch and JAX). Seed-vectorised training (issue 24) is not built yet: the table says so.
+only PyTorch and JAX).
 """
 from __future__ import annotations
 
@@ -69,13 +71,14 @@ class Mode:
     compile: str  # benchmark_step_time.py --compile: off | on | both
     slice_steps: dict  # per-model budget of the Snakemake slice's runs
     shapes: int  # benchmark shapes at most (the first ones of the config)
+    group_sizes: tuple = (1, 8, 32)  # seed groups timed (K seeds in one step)
 
 
 GPU = Mode("cuda", REPO / "config" / "config.yaml", {"basic": 200, "dcgan": 10}, 50, "both",
            {"basic": 500, "dcgan": 100}, 99)
 # CPU mode: every step at the smallest size that still runs it; eager only (capture costs ~20 s a run)
 CPU = Mode("cpu", REPO / ".test" / "config" / "smoke.yaml", {"basic": 50, "dcgan": 3}, 5, "off",
-           {"basic": 30, "dcgan": 4}, 1)
+           {"basic": 30, "dcgan": 4}, 1, (1, 2))
 
 
 @dataclass
@@ -197,7 +200,64 @@ def benchmark(mode: Mode, impls: dict, data: Path, out: Path, budget: float) -> 
     rows = [Row("benchmark", f"{m.ms_per_step:.2f} ms/step",
                 f"{impl} {size}{' captured' if compiled else ' eager'} on {device}", time.monotonic() - t0)
             for (device, size, impl, compiled), m in sorted(read_log(log).items())]
-    rows.append(Row("benchmark", "skipped", "seed-vectorised K = 1, 8, 32: not built yet (issue 24)"))
+    return rows
+
+
+def _group_run(impl, spec: dict, seeds, data: Path, out: Path, timeout: float) -> tuple[list[Path], str | None]:
+    """One seed group (impl_entry --seed-group) of ``spec`` for ``seeds``: its run folders, or an error."""
+    cmd = [sys.executable, "-m", "ganbench.impl_entry", "--impl", str(impl.dir), "--seed-group", "--data", str(data)]
+    folders = []
+    for seed in seeds:
+        run_dir = out / f"{spec['run_id']}-s{seed}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "spec.json").write_text(json.dumps({**spec, "seed": seed, "run_id": run_dir.name}))
+        cmd += ["--spec", str(run_dir / "spec.json"), "--out", str(run_dir)]
+        folders.append(run_dir)
+    proc = run(cmd, timeout, env=dict(os.environ, GANBENCH_THREADS="1"))
+    return folders, None if proc.returncode == 0 else (proc.stderr.strip() or "?")[-300:]
+
+
+def seed_groups(mode: Mode, config: dict, impls: dict, data: Path, out: Path, budget: float) -> list[Row]:
+    """Seed k of a 3-seed group against the single-seed run of seed k (first and last seed), on each
+    model's first shape; then the BasicGAN shape's groups of ``mode.group_sizes`` seeds, timed."""
+    grouped = {name: impl for name, impl in impls.items() if impl.seed_group}
+    if not grouped:
+        return [Row("seed groups", "skipped", "no impl present has a seed-group engine")]
+    rows, deadline = [], time.monotonic() + budget
+    chosen = first_of_each_model(shapes(config, list(grouped)), lambda s: s.rsplit("-", 1)[1])
+    for name, impl in grouped.items():
+        for shape in chosen:
+            model, t0 = shape.rsplit("-", 1)[1], time.monotonic()
+            spec = {**shape_spec(config, shape, name), "steps": mode.twin_steps[model], "log_every": 1,
+                    "device": mode.device, "run_id": f"group-{name}-{shape}"}
+            folders, err = _group_run(impl, spec, (0, 1, 2), data, out / "seed_groups", deadline - time.monotonic())
+            worst, ok = 0.0, err is None
+            for seed in (0, 2) if ok else ():
+                single = out / "seed_groups" / f"single-{name}-{shape}-s{seed}"
+                single.mkdir(parents=True, exist_ok=True)
+                (single / "spec.json").write_text(json.dumps({**spec, "seed": seed, "run_id": single.name}))
+                proc = run([*entry_command(impl.entry), "--spec", str(single / "spec.json"), "--data", str(data),
+                            "--out", str(single)], deadline - time.monotonic(), env=dict(os.environ, GANBENCH_THREADS="1"))
+                if proc.returncode != 0:
+                    ok, err = False, proc.stderr.strip()[-300:]
+                    break
+                first, whole, good = compare_logs(read_losses(single / "log.csv"), read_losses(folders[seed] / "log.csv"))
+                worst, ok = max(worst, whole), ok and good
+            rows.append(Row("seed groups", "pass" if ok else "FAIL",
+                            f"{name} {shape}: seeds 0 and 2 of a 3-seed group vs alone on {mode.device}: " +
+                            (err or f"logged values differ by {worst:.1e} of their scale (bound {RUN_RTOL:g})"),
+                            time.monotonic() - t0))
+        shape = chosen[0]
+        for k in mode.group_sizes:
+            t0 = time.monotonic()
+            spec = {**shape_spec(config, shape, name), "steps": mode.bench_steps * 4, "log_every": mode.bench_steps,
+                    "device": mode.device, "run_id": f"bench-{name}-k{k}", "eval_samples": 64, "probe_size": 0,
+                    "curve_fractions": [], "grid_every": 0, "checkpoint_every": 0}
+            folders, err = _group_run(impl, spec, range(k), data, out / "seed_groups", deadline - time.monotonic())
+            ms = None if err else json.loads((folders[0] / "timing.json").read_text())["median_step_ms"]
+            rows.append(Row("seed groups", "FAIL" if err else f"{ms / k:.2f} ms/seed-step",
+                            err or f"{name} {shape} K={k} on {mode.device} ({ms:.2f} ms per group step)",
+                            time.monotonic() - t0))
     return rows
 
 
@@ -258,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     data = synthetic_mnist(args.out / "synthetic_mnist.npz", n=512)
     rows = environment(present)
     rows += twins(mode, config, impls, data, args.out, 0.25 * budget)
-    rows += benchmark(mode, impls, data, args.out, 0.35 * budget)
-    rows += snakemake_slice(mode, impls, args.out, 0.35 * budget)
+    rows += benchmark(mode, impls, data, args.out, 0.25 * budget)
+    rows += seed_groups(mode, config, impls, data, args.out, 0.2 * budget)
+    rows += snakemake_slice(mode, impls, args.out, 0.3 * budget)
     (args.out / "gpu_check.md").write_text(table(rows, mode))
     print(table(rows, mode))
     return 1 if any(r.result == "FAIL" for r in rows) else 0
