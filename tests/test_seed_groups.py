@@ -4,7 +4,8 @@ computes, in every impl that declares a seed-group engine (impls/pytorch, impls/
 Judged with the twin tests' relative criteria (tests/test_twins.py): forward outputs within FORWARD_ATOL,
 one iteration's update of every weight within DELTA_RTOL (99th percentile) and DELTA_OUTLIER_RTOL (every
 weight) of the tensor's update scale, and, through the drivers, the logged values of 200 BasicGAN steps
-within CLI_LOSS_ATOL and samples.npz pixel-identical to CLI_PIXELS_EQUAL. A batched matmul sums in
+within CLI_LOSS_ATOL and samples.npz pixel-identical to CLI_PIXELS_EQUAL (a few DCGAN steps: within the
+GPU check's twin bounds, ganbench.gpu_check.compare_logs). A batched matmul sums in
 another order than K separate ones, so equality is a round-off bound, as between frameworks. The cases
 mix the recipes' knobs: schedules (d_steps 2, g_steps 2), freeze_d false, label smoothing, fresh noise,
 the minimax loss, BN DCGANs (one with the post's batch-statistics inference), and K = 1, 3, 5.
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganbench.gpu_check import compare_logs
 from test_twins import (CLI_LOSS_ATOL, CLI_PIXELS_EQUAL, DELTA_OUTLIER_RTOL, DELTA_QUANTILE, DELTA_RTOL,
                         FORWARD_ATOL, _mnist)
 from twins_helpers import cases as C
@@ -39,9 +41,10 @@ CASES = {
                                                        g_loss="minimax", prior="random", arch={"hidden": 64},
                                                        **SMALL)), ks=[3]),
     # BN DCGANs, a few steps (their chaos floor is short: tests/test_twins.py section 9)
-    "dcgan_carpedm20": dict(spec=C.make_spec(**C.recipe_kw("dcgan_carpedm20", steps=6, log_every=1, batch_size=8,
+    # (the twin tests' step-case size; 4 steps: a round-off difference grows ~10x a step, section 9 there)
+    "dcgan_carpedm20": dict(spec=C.make_spec(**C.recipe_kw("dcgan_carpedm20", steps=4, log_every=1, batch_size=8,
                                                            z_dim=16, arch={"base_width": 4}, **SMALL)), ks=[3]),
-    "dcgan_blog": dict(spec=C.make_spec(**C.recipe_kw("dcgan_blog", steps=6, log_every=1, batch_size=8, z_dim=16,
+    "dcgan_blog": dict(spec=C.make_spec(**C.recipe_kw("dcgan_blog", steps=4, log_every=1, batch_size=8, z_dim=16,
                                                       freeze_d=False, arch={"base_width": 4}, **SMALL)), ks=[3]),
 }
 
@@ -126,9 +129,15 @@ def test_group_runs_log_what_single_runs_log(groups, impl, case, capsys):
         a, b = _log(single / "log.csv"), _log(member / "log.csv")
         assert a.shape == b.shape and a[-1, 0] == CASES[case]["spec"]["steps"], f"k{k} seed {seed}"
         assert np.isfinite(a[:, 1:5]).all()
-        diff = float(np.nanmax(np.abs(a[:, 1:7] - b[:, 1:7])))
+        if CASES[case]["spec"]["model"] == "basic":  # 200 steps within the CLI twins' bound
+            diff = float(np.nanmax(np.abs(a[:, 1:7] - b[:, 1:7])))
+            ok = diff <= CLI_LOSS_ATOL
+        else:  # BN DCGANs amplify round-off ~10x a step (seed 0 of dcgan_carpedm20 in JAX: 6e-6 at step 2, 2e-4 at
+            # step 4, 4e-4 at step 5): the GPU check's twin bounds, 1e-5 of each column's scale at the first
+            # iteration, 1e-3 over the run
+            first, diff, ok = compare_logs(a[:, 1:7], b[:, 1:7])
         worst = max(worst, diff)
-        assert diff <= CLI_LOSS_ATOL, f"{impl} {case} K={k} seed {seed}: logged values differ by {diff:.2e}"
+        assert ok, f"{impl} {case} K={k} seed {seed}: logged values differ by {diff:.2e}"
         for f in ("status.json",):
             assert (single / f).read_text() == (member / f).read_text()
         timing = json.loads((member / "timing.json").read_text())
