@@ -43,6 +43,16 @@ from ganbench.preflight import (
     check_evaluator,
     check_writable,
 )
+from ganbench.seed_groups import (
+    DONE,
+    SEED_GROUP_KEYS,
+    group_args,
+    group_of,
+    grouping_active,
+    id_pattern,
+    link_run_outputs,
+    study_groups,
+)
 from ganbench.stale_lock import (
     clear_stale_locks,
     live_owners,
@@ -128,6 +138,18 @@ try:
     check_runs(config, RUNS, N_GPUS, DATA)
 except ConfigError as exc:
     raise WorkflowError(in_config_files(str(exc), workflow.configfiles)) from None
+# Seed groups (ganbench/seed_groups.py): where the study groups seeds (seed_groups: auto = on
+# CUDA), rule train_group trains up to seed_group_size seeds of an arm whose impl has a seed-group
+# engine in one job; every other run keeps rule train. Finished runs keep the rule that trained them.
+SEED_GROUPS = study_groups(
+    RESULTS,
+    RUNS,
+    PLAN,
+    config["seed_group_size"],
+    [name for name, impl in IMPLS.items() if impl.seed_group],
+    active=grouping_active(config["seed_groups"], config["device"], N_GPUS),
+)
+GROUP_OF = group_of(SEED_GROUPS)  # run id -> its group's id
 # The run's wall-time limit (null: derived from its progress), read by the launcher
 # (ganbench/trainer_guard.py); an environment variable, not a param, so changing it retrains nothing.
 os.environ[trainer_guard.TIMEOUT_ENV] = (
@@ -139,6 +161,7 @@ wildcard_constraints:
     run_id="|".join(RUN_IDS) if RUN_IDS else "(?!)",
     shape="|".join(SHAPES) if SHAPES else "(?!)",
     look=r"\d+",
+    seed_group=id_pattern(SEED_GROUPS),
 
 
 onstart:

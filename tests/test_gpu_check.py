@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
-    proc = subprocess.run([str(REPO / "scripts" / "gpu_check.sh"), "--cpu", "--out", str(out), "--minutes", "8"],
+    proc = subprocess.run([str(REPO / "scripts" / "gpu_check.sh"), "--cpu", "--out", str(out), "--minutes", "10"],
                           capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     rows = [[c.strip() for c in line.strip("|").split("|")]
             for line in (out / "gpu_check.md").read_text().splitlines() if line.startswith("| ") and "---" not in line]

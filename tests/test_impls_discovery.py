@@ -106,6 +106,8 @@ def test_an_engine_lacking_a_contract_member_is_named_at_discovery(tmp_path):
     ):
         impl = make_impl(tmp_path / folder, folder, engine="engine:Engine")
         (impl / "engine.py").write_text(edit(source))
+        # its base class (the losses) lives in a module beside it: read from there too
+        (impl / "losses.py").write_text((REPO / "impls" / "pytorch" / "losses.py").read_text())
         with pytest.raises(ContractError, match=f"impls/{folder}: engine.py class Engine: the engine {expected}"):
             discover_impls(tmp_path / folder)
     impl = make_impl(tmp_path / "whole", "whole", engine="engine:Engine")
@@ -122,6 +124,26 @@ def test_an_engine_lacking_a_contract_member_is_named_at_discovery(tmp_path):
         assert discover_impls(REPO / "impls")[fw].engine == "engine:Engine"
         assert not engine_contract.static_missing(REPO / "impls" / fw / "engine.py", "Engine",
                                                   engine_contract.members(engine_contract.TwinEngine))
+    for fw in ("pytorch", "jax"):  # and their seed-group engines theirs
+        assert discover_impls(REPO / "impls")[fw].seed_group == "seed_group:SeedGroupEngine"
+        assert not engine_contract.static_missing(REPO / "impls" / fw / "seed_group.py", "SeedGroupEngine",
+                                                  engine_contract.GROUP_REQUIRED)
+
+
+def test_a_seed_group_engine_lacking_a_member_is_named_at_discovery(tmp_path):
+    impl = make_impl(tmp_path / "grp", "grp", engine="engine:Engine")
+    for name in ("engine.py", "losses.py"):
+        (impl / name).write_text((REPO / "impls" / "pytorch" / name).read_text())
+    source = (REPO / "impls" / "pytorch" / "seed_group.py").read_text()
+    (impl / "seed_group.py").write_text(source.replace("def export_state(", "def export(")
+                                        .replace("self.seeds = ", "self.n = ").replace("self.spec, self.seeds = ",
+                                                                                        "self.spec, self.n = "))
+    manifest = yaml.safe_load((impl / "manifest.yaml").read_text())
+    (impl / "manifest.yaml").write_text(yaml.safe_dump({**manifest, "seed_group": "seed_group:SeedGroupEngine"}))
+    with pytest.raises(ContractError, match="seed_group.py class SeedGroupEngine: the engine lacks seeds, export_state"):
+        discover_impls(tmp_path / "grp")
+    (impl / "seed_group.py").write_text(source)
+    assert discover_impls(tmp_path / "grp")["grp"].seed_group == "seed_group:SeedGroupEngine"
 
 
 def test_a_built_engine_lacking_a_member_stops_the_run_with_its_name():

@@ -187,8 +187,16 @@ def test_main_command_chooses_the_study_with_gpus(tmp_path):
     assert "study: study (config/config.yaml), because 2 GPU(s) are visible" in proc.stderr
     assert "--resources gpu=2" in proc.stderr
     out = proc.stdout + proc.stderr
-    assert job_counts(out)["train"] == 396  # the first look
+    # the first look (396 runs), the seeds of each arm of an impl with a seed-group engine in one
+    # job (seed_groups: auto on CUDA; K = 8 holds a look's 3 seeds): tests/test_seed_group_pipeline.py
+    counts = job_counts(out)
+    grouped = sum(1 for name in IMPL_NAMES if "seed_group" in yaml.safe_load(
+        (REPO / "impls" / name / "manifest.yaml").read_text()))
+    assert counts.get("train", 0) == 132 * (len(IMPL_NAMES) - grouped) and counts.get("train_group", 0) == 44 * grouped
+    assert counts["evaluate"] == 396
     assert re.search(r"rule train:.*?resources:[^\n]*gpu=1", out, re.S)
+    assert re.search(r"rule train_group:.*?resources:[^\n]*gpu=1", out, re.S)
+    assert "seeds grouped, up to 8 of an arm per job" in proc.stderr
 
 
 @pytest.mark.pipeline

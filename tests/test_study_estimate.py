@@ -86,3 +86,35 @@ def test_a_changed_network_is_not_matched_with_the_old_networks_time():
     labels = {r.spec["recipe"]: size_label(r.spec) for r in expand_runs(config, ["tensorflow"]).values()
               if r.spec["model"] == "dcgan"}
     assert labels["dcgan_blog"].endswith("gx2") and "gx" not in labels["dcgan_carpedm20"]
+
+
+def test_grouped_seeds_count_one_train_job_per_group(tmp_path):
+    """Where the study groups seeds (a GPU, seed_groups: auto), the runs of the impls with a
+    seed-group engine count one job per group of up to K seeds of an arm; the time stays per seed."""
+    from ganbench.impls import Impl
+    from ganbench.study_estimate import grouped_impls
+
+    config = smoke() | {"seeds": [0, 1, 2], "seed_group_size": 2}
+    runs = expand_runs(config, IMPLS)
+    measured = read_log(write_log(tmp_path / "b.log", runs))
+    alone = estimate(config, IMPLS, measured, "cpu", slots=1)
+    grouped = estimate(config, IMPLS, measured, "cpu", slots=1, grouped_impls=["jax", "pytorch"])
+    assert alone.jobs_first == alone.jobs_cap == len(runs) == 18 and alone.group_size == 0
+    # jax and pytorch: 2 models x (seeds [0, 1] and [2]); tensorflow: 2 models x 3 seeds
+    assert grouped.jobs_first == grouped.jobs_cap == 2 * 2 * 2 + 6
+    assert grouped.seconds_cap == alone.seconds_cap
+    lines = report(grouped)
+    assert "14 train jobs at the first look" in lines[0] and "seeds grouped, up to 2 of an arm per job" in lines[0]
+    assert "seeds grouped" not in report(alone)[0]
+    # the sequential design: a look's seeds are grouped apart from the next look's
+    seq = smoke() | {"seeds": {"looks": [3, 6]}, "seed_group_size": 8}
+    est = estimate(seq, IMPLS, measured, "cpu", slots=1, grouped_impls=["pytorch"])
+    assert (est.jobs_first, est.jobs_cap) == (2 + 2 * 3 * 2, 2 * 2 + 2 * 6 * 2)
+    # which impls are grouped: those with an engine, where the study groups seeds
+    impls = {name: Impl(name, name, Path("/x"), ("basic",), Path("/x"), seed_group=None if name == "tensorflow"
+                        else "seed_group:SeedGroupEngine") for name in IMPLS}
+    auto = config | {"device": "auto"}  # (the smoke study says device: cpu)
+    assert grouped_impls(auto, impls, IMPLS, gpus=1) == ["jax", "pytorch"]
+    assert grouped_impls(auto, impls, IMPLS, gpus=0) == grouped_impls(config, impls, IMPLS, gpus=1) == []
+    assert grouped_impls(auto | {"seed_groups": "off"}, impls, IMPLS, gpus=1) == []
+    assert grouped_impls(config | {"seed_groups": "on"}, impls, IMPLS, gpus=0) == ["jax", "pytorch"]

@@ -40,6 +40,19 @@ def test_counts_and_eta_from_measured_step_times(tmp_path):
     assert text == "[ganbench] 1:15 | trained 2/4 (1 failed) | scored 1/4 | training 1 | ETA 0:37"
 
 
+def test_runs_training_in_a_seed_group_count_as_running(tmp_path):
+    """A seed group writes groups/<group>/<run_id>/log.csv until its runs are linked into runs/."""
+    _run(tmp_path, "a0", 1000)
+    _run(tmp_path, "a1", 1000)
+    member = tmp_path / "groups" / "a0+2" / "a0"
+    member.mkdir(parents=True)
+    member.joinpath("log.csv").write_text("step,d_loss,g_loss,d_real,d_fake,d_probe_train,d_probe_test,elapsed_s\n"
+                                          "0,1,1,0.5,0.5,nan,nan,0.0\n400,1,1,0.5,0.5,nan,nan,4.0\n")
+    snap = sp.snapshot(tmp_path, slots=1)
+    assert snap.running == ["a0"] and snap.trained == 0
+    assert abs(snap.eta_s - ((600 + 1000) * 10 / 1000 + 2 * 20.0)) < 1e-9  # 10 ms/step from the group's log
+
+
 def test_no_eta_from_another_models_step_times(tmp_path):
     # DCGAN steps measured, BasicGAN runs waiting: a BasicGAN step is not a DCGAN step
     _run(tmp_path, "d0", 1500, shape=("dcgan", "c", "tensorflow"), logged=[(0, 0.0), (1200, 420.0)])

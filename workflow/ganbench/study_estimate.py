@@ -8,7 +8,10 @@ on the device it trains on, plus a fixed per-run overhead (process start, framew
 step, the 10k-sample evaluation); the runs share the parallel slots (GPUs, or cores / threads per
 job). The first look of a sequential design is known in advance; later looks train only the
 claims still open, so the cap is an upper bound. A run whose size was never measured on that
-device is left out and named.
+device is left out and named. Where the study groups seeds (config ``seed_groups``,
+ganbench/seed_groups.py: on a GPU by default) the train jobs are counted as the pipeline plans
+them, one per seed group; the time is still summed per seed (an upper bound: a group's seeds
+share their steps).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from ganbench.grid import expand_runs
 from ganbench.impls import discover_impls
 from ganbench.looks import look_runs, seed_plan
 from ganbench.provenance import cpu_model
+from ganbench.seed_groups import DEFAULT_SIZE, grouping_active, plan_groups
 from ganbench.step_times import Measured, read_logs, size_label
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +46,7 @@ class Estimate:
     sources: set[tuple[str, str]] = field(default_factory=set)  # (machine, log file)
     unmeasured: dict[str, int] = field(default_factory=dict)  # "impl shape (size)" -> runs left out
     timed_cap: int = 0  # runs with a measured step time
+    group_size: int = 0  # K when the study groups seeds (0: one run per job)
 
     def wall(self, seconds: float) -> float:
         return seconds / max(1, self.slots)
@@ -55,10 +60,21 @@ def run_seconds(spec: dict, device: str, measured: dict, overhead_s: float) -> t
     return spec["steps"] * m.ms_per_step / 1000.0 + overhead_s, m
 
 
-def estimate(config: dict, impl_names: list[str], measured: dict, device: str, slots: int) -> Estimate:
+def estimate(config: dict, impl_names: list[str], measured: dict, device: str, slots: int,
+             grouped_impls=()) -> Estimate:
+    """``grouped_impls``: the impls with a seed-group engine, when the study groups seeds
+    (:func:`grouped_impls`); their runs count one train job per seed group."""
     runs = expand_runs(config, impl_names)
-    first = set(look_runs(runs, seed_plan(config), 1, {}))
+    plan = seed_plan(config)
+    first = set(look_runs(runs, plan, 1, {}))
     est = Estimate(device=device, slots=slots, jobs_first=len(first), jobs_cap=len(runs))
+    if grouped_impls:
+        est.group_size = int(config.get("seed_group_size", DEFAULT_SIZE))
+        groups = plan_groups(runs, plan, est.group_size, grouped_impls)
+        for group in groups.values():  # a group's runs are all in a look, or none of them
+            est.jobs_cap -= len(group.run_ids) - 1
+            if group.run_ids[0] in first:
+                est.jobs_first -= len(group.run_ids) - 1
     for run_id, run in runs.items():
         timed = run_seconds(run.spec, device, measured, OVERHEAD_S[device])
         if timed is None:
@@ -85,6 +101,8 @@ SHOWN_UNMEASURED = 6  # sizes named before "and N more"
 def report(est: Estimate) -> list[str]:
     where = f"{est.slots} GPU slot(s)" if est.device == "cuda" else f"{est.slots} CPU slot(s)"
     jobs = f"{est.jobs_first} train jobs at the first look ({est.jobs_cap} up to the seed cap), on {where}"
+    if est.group_size:
+        jobs += f" (seeds grouped, up to {est.group_size} of an arm per job: config seed_groups)"
     if not est.timed_cap:
         return [f"estimate: {jobs}; no wall time: none of these runs' sizes was ever timed on {est.device} "
                 f"(impls/benchmark_step_time.py{' --device cuda' if est.device == 'cuda' else ''} "
@@ -98,6 +116,8 @@ def report(est: Estimate) -> list[str]:
     measured_on = "; ".join(f"{machine} ({', '.join(files)})" for machine, files in machines.items())
     lines.append(f"  step times measured on {measured_on} in docs/speed, plus {OVERHEAD_S[est.device]:.0f} s "
                  f"per run for start-up and scoring; this machine: {cpu_model()}")
+    if est.group_size:
+        lines.append("  the time is summed per seed, as if each ran alone: an upper bound where seeds train in groups")
     if est.unmeasured:
         names = sorted(est.unmeasured)
         more = f"; and {len(names) - SHOWN_UNMEASURED} more" if len(names) > SHOWN_UNMEASURED else ""
@@ -105,6 +125,14 @@ def report(est: Estimate) -> list[str]:
                      + "; ".join(names[:SHOWN_UNMEASURED]) + more
                      + " (impls/benchmark_step_time.py times them; keep its log in docs/speed)")
     return lines
+
+
+def grouped_impls(config: dict, impls: dict, names: list[str], gpus: int) -> list[str]:
+    """The study's impls whose runs train in seed groups (none where the study does not group seeds:
+    the Snakefile's decision, with ``gpus`` its GPU count)."""
+    if not grouping_active(config.get("seed_groups", "auto"), config.get("device", "auto"), gpus):
+        return []
+    return [name for name in names if name in impls and impls[name].seed_group]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if args.gpus > 0 and config.get("device", "auto") != "cpu" else "cpu"
     threads = config.get("threads") or (2 if device == "cuda" else 1)  # as the train rule's threads
     slots = args.gpus if device == "cuda" else max(1, args.cores // threads)
-    for line in report(estimate(config, names, read_logs(args.speed_dir), device, slots)):
+    grouped = grouped_impls(config, impls, names, args.gpus)
+    for line in report(estimate(config, names, read_logs(args.speed_dir), device, slots, grouped)):
         print(f"[ganbench] {line}", file=sys.stderr)
     return 0
 

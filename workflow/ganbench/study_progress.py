@@ -7,7 +7,8 @@ measured so far (planned = the runs of the looks so far: a later look adds the o
     python -m ganbench.study_progress --results results/quick --pid <snakemake pid> --log <file>
 
 It reads only the run folders (``spec.json`` = planned, ``status.json`` = trained,
-``metrics.json`` = scored, ``log.csv`` = the step a running job has reached) and prints a line
+``metrics.json`` = scored, ``log.csv`` = the step a running job has reached; a run training in a
+seed group: its ``groups/<group>/<run_id>/log.csv``) and prints a line
 whenever a count changes, and at least every ``--every`` seconds. The ETA is the remaining
 training steps of every unfinished run times the median milliseconds per step measured on its
 own shape (model, recipe, impl; any finished or running run of that shape, else all), divided by
@@ -100,6 +101,8 @@ def snapshot(results: Path, slots: int = 1) -> Snapshot:
     ms_per_step: dict[tuple, list[float]] = {}
     score_s: list[float] = []
     remaining: list[tuple[tuple, int]] = []
+    # a run training in a seed group writes into groups/<group>/<run_id>/ until its files are linked
+    in_groups = {member.name: member for member in results.glob("groups/*/*") if member.is_dir()}
     for run in sorted((results / "runs").glob("*")) if (results / "runs").is_dir() else []:
         spec = _json(run / "spec.json")
         if spec is None:
@@ -108,6 +111,8 @@ def snapshot(results: Path, slots: int = 1) -> Snapshot:
         steps = int(spec.get("steps") or 0)
         status = _json(run / "status.json")
         progress = _last_step(run / "log.csv")
+        if progress is None and status is None and run.name in in_groups:
+            progress = _last_step(in_groups[run.name] / "log.csv")
         if progress and progress[0] > 0:
             ms_per_step.setdefault(_shape(spec), []).append(1000.0 * progress[1] / progress[0])
         if status is not None:

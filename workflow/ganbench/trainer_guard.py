@@ -13,7 +13,9 @@
   Snakefile) bounds a run; null derives it from the trainer's own progress (:func:`derived_limit_s`).
   At the limit the process group is killed and the run is recorded as ``status: failed`` with the
   reason (:func:`write_failed_outputs`); the job then succeeds so the study goes on. To retry
-  it: raise ``train_timeout_min``, delete the run folder and re-run.
+  it: raise ``train_timeout_min``, delete the run folder and re-run. A seed group (several runs in
+  one trainer) is watched through the most recently written log.csv of its runs; at the limit every
+  run of it without complete outputs is recorded as failed (:func:`write_failed_group`).
 """
 from __future__ import annotations
 
@@ -231,11 +233,31 @@ class Outcome:
     reason: str = ""
 
 
+def latest_log_row(outs, since: float) -> tuple[int, float] | None:
+    """:func:`last_log_row` of the most recently written log.csv of ``outs`` (a seed group's run
+    folders: a group resumed from checkpoints at different steps trains its runs in turn)."""
+    newest, row = None, None
+    for out in outs:
+        path = Path(out) / "log.csv"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        if newest is None or mtime > newest:
+            found = last_log_row(path, since)
+            if found is not None:
+                newest, row = mtime, found
+    return row
+
+
 def run_trainer(cmd: list[str], env: dict, out: Path, spec: dict, pass_fds=(), limit_min: float | None = None,
-                poll_s: float = 0.5, snakemake: str | None = None) -> Outcome:
+                poll_s: float = 0.5, snakemake: str | None = None, group=()) -> Outcome:
     """Run the trainer under guard (see the module doc); returns its exit status, or a timed-out
-    :class:`Outcome` after writing the failure outputs."""
+    :class:`Outcome` after writing the failure outputs. ``group``: for a seed group, (run folder,
+    spec) of every run it trains (``out`` and ``spec`` are then its first run's); at the limit every
+    run without complete outputs is recorded as failed (:func:`write_failed_group`)."""
     out = Path(out)
+    outs = [Path(o) for o, _ in group] or [out]
     t0 = time.monotonic()
     started = time.time()
     proc = subprocess.Popen(cmd, env=env, pass_fds=tuple(fd for fd in pass_fds if fd is not None),
@@ -268,7 +290,7 @@ def run_trainer(cmd: list[str], env: dict, out: Path, spec: dict, pass_fds=(), l
                 kill_group(proc)
                 return Outcome(1)
             wall = time.monotonic() - t0
-            limit.observe(wall, last_log_row(out / "log.csv", started))
+            limit.observe(wall, latest_log_row(outs, started))
             if wall > limit.limit_s():
                 kill_group(proc, grace_s=0.0)
                 step = limit.step
@@ -278,8 +300,11 @@ def run_trainer(cmd: list[str], env: dict, out: Path, spec: dict, pass_fds=(), l
                           f"{limit.limit_s() / 60:.1f} min ({limit.describe()}); {where}: a hung or far too "
                           "slow trainer. To retry: raise train_timeout_min (or set it), delete this run folder "
                           "and re-run")
-                log(f"run {spec.get('run_id', out.name)} failed: {reason}")
-                write_failed_outputs(out, spec, reason, step)
+                if group:
+                    write_failed_group(group, reason)
+                else:
+                    log(f"run {spec.get('run_id', out.name)} failed: {reason}")
+                    write_failed_outputs(out, spec, reason, step)
                 return Outcome(0, timed_out=True, reason=reason)
     finally:
         for s, handler in old.items():
@@ -312,6 +337,28 @@ def write_failed_outputs(out: Path, spec: dict, reason: str, step: int | None) -
         "peak_host_mb": None, "peak_device_mb": None, "steps_done": int(step or 0), "failed": reason,
     })
     outputs.write_json(out / "status.json", {"status": "failed", "step": int(step or 0), "reason": reason})
+
+
+def write_failed_group(group, reason: str) -> list[Path]:
+    """A seed group killed at its limit: :func:`write_failed_outputs` in every run folder of
+    ``group`` ((folder, spec) pairs) that lacks complete outputs (a run the group finished keeps
+    its own), each at the step its log.csv reached. Returns the folders recorded as failed."""
+    from ganbench.output_check import find_problems
+
+    failed = []
+    for out, spec in group:
+        out = Path(out)
+        try:
+            complete = not find_problems(out, spec)
+        except (KeyError, TypeError, ValueError):  # a spec the check cannot read: not complete
+            complete = False
+        if complete:
+            continue
+        row = last_log_row(out / "log.csv", 0.0)  # its own step (a resumed run's log starts before ``since``)
+        log(f"run {spec.get('run_id', out.name)} failed: {reason}")
+        write_failed_outputs(out, spec, reason, row[0] if row else None)
+        failed.append(out)
+    return failed
 
 
 def read_spec(path) -> dict:

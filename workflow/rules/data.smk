@@ -37,6 +37,8 @@ rule resolved_config:
     conda:
         "../envs/ganbench.yaml"
     params:
-        config=config,
+        # every key but seed_groups / seed_group_size: they say how runs are scheduled, not what
+        # any run is (ganbench/seed_groups.py), so switching them re-aggregates nothing
+        config={k: v for k, v in config.items() if k not in SEED_GROUP_KEYS},
     run:
         write_json(output[0], params.config, log[0])

@@ -178,32 +178,51 @@ def _defined_names(cls: ast.ClassDef) -> set[str]:
     return names
 
 
-def static_missing(module_file: Path, class_name: str, required: tuple[str, ...] = REQUIRED) -> list[str]:
-    """Members of ``required`` that class ``class_name`` of ``module_file`` does not define, read from
-    the source (no import). Base classes defined in the same module count; a base from elsewhere
-    (an import) could define anything, so its class is given the benefit of the doubt there.
-    Raises ValueError when the file cannot be parsed or has no such class."""
+def _parse_classes(module_file: Path) -> tuple[dict, dict]:
+    """(top-level classes by name, names imported ``from <sibling module> import name`` -> that module's
+    file) of ``module_file``; the sibling is a module file in the same folder (an impl folder's modules
+    import one another by bare name)."""
     try:
         tree = ast.parse(Path(module_file).read_text(), filename=str(module_file))
     except (OSError, SyntaxError) as exc:
         raise ValueError(f"cannot read {module_file}: {exc}") from exc
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    imported = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            sibling = Path(module_file).parent / (node.module.replace(".", "/") + ".py")
+            if sibling.is_file():
+                imported.update({a.asname or a.name: sibling for a in node.names})
+    return classes, imported
+
+
+def static_missing(module_file: Path, class_name: str, required: tuple[str, ...] = REQUIRED) -> list[str]:
+    """Members of ``required`` that class ``class_name`` of ``module_file`` does not define, read from
+    the source (no import). Base classes count when defined in the same module or imported from a
+    module file beside it (``from losses import GanLosses``); a base from elsewhere (a package) could
+    define anything, so its class is given the benefit of the doubt there.
+    Raises ValueError when the file cannot be parsed or has no such class."""
+    classes, imported = _parse_classes(Path(module_file))
     if class_name not in classes:
         raise ValueError(f"{module_file} defines no class {class_name!r} at its top level")
     found: set[str] = set()
-    todo, seen = [class_name], set()
+    todo, seen = [(Path(module_file), class_name)], set()
     while todo:
-        name = todo.pop()
-        if name in seen:
+        where, name = todo.pop()
+        if (where, name) in seen:
             continue
-        seen.add(name)
-        cls = classes[name]
-        found |= _defined_names(cls)
-        for base in cls.bases:
+        seen.add((where, name))
+        classes, imported = _parse_classes(where)
+        if name not in classes:
+            return []  # re-exported from further away: judged at run time (check_engine_class)
+        found |= _defined_names(classes[name])
+        for base in classes[name].bases:
             if isinstance(base, ast.Name) and base.id in classes:
-                todo.append(base.id)
+                todo.append((where, base.id))
+            elif isinstance(base, ast.Name) and base.id in imported:
+                todo.append((imported[base.id], base.id))
             elif not (isinstance(base, ast.Name) and base.id == "object"):
-                return []  # a base from another module: judged at run time (check_engine_class)
+                return []  # a base from another package: judged at run time (check_engine_class)
     return [m for m in required if m not in found]
 
 
