@@ -76,7 +76,8 @@ if __name__ == "__main__":
 import pytest  # noqa: E402
 
 from ganbench import runkit  # noqa: E402
-from test_twins import DELTA_OUTLIER_FRACTION, DELTA_OUTLIER_RTOL, DELTA_OUTLIERS, DELTA_RTOL, STATS_ATOL  # noqa: E402
+from test_twins import (DELTA_OUTLIER_FRACTION, DELTA_OUTLIER_RTOL, DELTA_OUTLIERS, DELTA_RTOL,  # noqa: E402
+                        STATS_ATOL, update_difference)
 from twins_helpers import cases as C  # noqa: E402
 
 
@@ -122,20 +123,14 @@ def results(tmp_path_factory):
 
 
 def _relative_difference(r, spec, init, name):
-    """{tensor: max(|delta_c - delta_e| - ulp, 0) / scale}, scale as in test_twins (the update's
-    magnitude, at least the smallest learning rate for trainable weights)."""
+    """{tensor: test_twins.update_difference of the eager (reference) and the compiled iteration}."""
     lr = min(spec["optim"]["d"]["lr"], spec["optim"]["g"]["lr"])
     out = {}
     for k, w0 in init.items():
-        de = r[f"{name}/eager/state/{k}"] - w0
-        dc = r[f"{name}/compiled/state/{k}"] - w0
-        moved = float(np.abs(de).max())
-        if moved == 0:
-            assert not np.abs(dc).max(), f"{name} {k}: moved only when compiled"
-            continue
-        scale = moved if k.endswith(("moving_mean", "moving_var")) else max(moved, lr)
-        ulp = np.spacing(np.abs(r[f"{name}/eager/state/{k}"]).astype(np.float32))
-        out[k] = np.maximum(np.abs(dc - de) - ulp, 0) / scale
+        rel = update_difference(w0, r[f"{name}/eager/state/{k}"], r[f"{name}/compiled/state/{k}"], k, lr,
+                                f"{name} eager vs compiled")
+        if rel is not None:
+            out[k] = rel
     return out
 
 

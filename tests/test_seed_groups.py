@@ -24,7 +24,7 @@ import pytest
 
 from ganbench.gpu_check import compare_logs
 from test_twins import (CLI_LOSS_ATOL, CLI_PIXELS_EQUAL, DELTA_OUTLIER_RTOL, DELTA_QUANTILE, DELTA_RTOL,
-                        FORWARD_ATOL, _mnist)
+                        FORWARD_ATOL, _mnist, update_difference)
 from twins_helpers import cases as C
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,20 +75,14 @@ def _log(path: Path) -> np.ndarray:
 
 
 def update_differences(e, k: int, lr: float) -> dict:
-    """{tensor: |delta_single - delta_group| / the tensor's update scale} beyond one float32 ulp of the
-    weight (tests/test_twins.py _relative_delta_difference)."""
+    """{tensor: test_twins.update_difference of seed k alone (the reference) and in the group}."""
     out = {}
     for key in (x for x in e.files if x.startswith(f"before/{k}/")):
         name = key.split("/", 2)[2]
-        before = e[key]
-        ds, dg = e[f"single/after/{k}/{name}"] - before, e[f"group/after/{k}/{name}"] - before
-        moved = float(np.abs(ds).max())
-        if moved == 0:
-            assert not np.abs(dg).max(), f"{name}: moved in the group only"
-            continue
-        scale = moved if name.endswith(("moving_mean", "moving_var")) else max(moved, lr)
-        ulp = np.spacing(np.abs(e[f"single/after/{k}/{name}"]).astype(np.float32))
-        out[name] = np.maximum(np.abs(ds - dg) - ulp, 0) / scale
+        rel = update_difference(e[key], e[f"single/after/{k}/{name}"], e[f"group/after/{k}/{name}"], name, lr,
+                                f"seed {k} alone vs in the group")
+        if rel is not None:
+            out[name] = rel
     return out
 
 

@@ -158,25 +158,34 @@ def _deltas(res, meta, name, fw):
     return {k: res[fw][f"{name}/state/{k}"] - v for k, v in m["state"].items()}
 
 
+def update_difference(before, ref_after, other_after, name: str, lr: float, what: str = ""):
+    """|delta_ref - delta_other| / scale of one tensor, beyond one float32 ulp of the weight (the finest
+    change a float32 weight can show), or None when it moved in neither. scale = the update's magnitude:
+    max |delta_ref| of the tensor, and, for trainable weights, at least the smallest learning rate
+    ``lr`` (Adam moves a weight by ~lr per step, so a tensor whose D and G step updates nearly cancel
+    is still judged against one step). Shared by the twin, compiled-step and seed-group tests."""
+    d_ref, d_other = ref_after - before, other_after - before
+    moved = float(np.abs(d_ref).max())
+    if moved == 0:  # e.g. BN statistics a case does not move
+        assert not np.abs(d_other).max(), f"{what} {name}: moved on one side only"
+        return None
+    scale = moved if name.endswith(("moving_mean", "moving_var")) else max(moved, lr)
+    ulp = np.spacing(np.abs(ref_after).astype(np.float32))
+    return np.maximum(np.abs(d_ref - d_other) - ulp, 0) / scale
+
+
 def _relative_delta_difference(res, meta, name, other="tensorflow", ref="pytorch", other_name=None):
-    """{tensor: |delta_pt - delta_tf| / scale} beyond one float32 ulp of the weight (the finest
-    change a float32 weight can show). scale = the update's magnitude: max |delta_pt| of the tensor,
-    and at least the smallest learning rate (Adam moves a weight by ~lr per step, so a tensor whose
-    D and G step updates nearly cancel is still judged against one step). ``ref`` / ``other``: the
-    frameworks compared; ``other_name``: another case of the same inputs (two settings of a knob in
-    one framework) in place of ``name`` on the ``other`` side."""
+    """{tensor: :func:`update_difference`} of ``ref`` and ``other`` on step case ``name``; ``other_name``:
+    another case of the same inputs (two settings of a knob in one framework) in place of ``name`` on
+    the ``other`` side."""
     spec = meta["step"][name]["spec"]
     lr = min(spec["optim"]["d"]["lr"], spec["optim"]["g"]["lr"])
-    da, db = _deltas(res, meta, name, ref), _deltas(res, meta, other_name or name, other)
     out = {}
-    for k in da:
-        moved = float(np.abs(da[k]).max())
-        if moved == 0:  # e.g. BN statistics a case does not move
-            assert not np.abs(db[k]).max(), f"{name} {k}: moved in one framework only"
-            continue
-        scale = max(moved, lr) if not k.endswith(("moving_mean", "moving_var")) else moved
-        ulp = np.spacing(np.abs(res[ref][f"{name}/state/{k}"]).astype(np.float32))
-        out[k] = np.maximum(np.abs(da[k] - db[k]) - ulp, 0) / scale
+    for k, before in meta["step"][name]["state"].items():
+        rel = update_difference(before, res[ref][f"{name}/state/{k}"], res[other][f"{other_name or name}/state/{k}"],
+                                k, lr, f"{name} {ref} vs {other}")
+        if rel is not None:
+            out[k] = rel
     return out
 
 

@@ -40,6 +40,7 @@ class SeedGroupEngine(GanLosses):
                  for name, t in [*mod.named_parameters(), *mod.named_buffers()]}
         # canonical name -> (net, module-relative name, layout kind)
         self._canon = {c: (*where[id(t)], kind) for c, (t, kind) in canonical_tensors(spec, G, D).items()}
+        self._canon_of = {(net, n): (c, kind) for c, (net, n, kind) in self._canon.items()}  # the inverse
         stack = lambda t: t.detach().unsqueeze(0).repeat(self.seeds, *[1] * t.ndim).contiguous()  # noqa: E731
         self.params = {net: {n: stack(t) for n, t in mod.named_parameters()} for net, mod in self.nets.items()}
         self.buffers = {net: {n: stack(t) for n, t in mod.named_buffers()} for net, mod in self.nets.items()}
@@ -160,25 +161,23 @@ class SeedGroupEngine(GanLosses):
 
     def optimizer_state(self, k: int, native: bool = False) -> dict:
         """Seed ``k``'s Adam state in engine.Engine.optimizer_state's names (only once stepped)."""
-        names = {(net, n): (c, kind) for c, (net, n, kind) in self._canon.items()}
         out = {}
         for tag, t in (("d", self.t_d), ("g", self.t_g)):
             for w in ("m", "v") if t else ():
                 for net, tree in self.opt[tag][w].items():
                     for n, val in tree.items():
-                        c, kind = names[(net, n)]
+                        c, kind = self._canon_of[(net, n)]
                         out[f"{tag}/{w}/{c}"] = np.ascontiguousarray(from_torch_layout(val[k].cpu().numpy(), kind))
             out[f"{tag}/step"] = np.array(t)
         return out
 
     def load_optimizer_state(self, k: int, state: dict) -> None:
-        names = {(net, n): (c, kind) for c, (net, n, kind) in self._canon.items()}
         with torch.no_grad():
             for tag in ("d", "g"):
                 for w in ("m", "v"):
                     for net, tree in self.opt[tag][w].items():
                         for n, val in tree.items():
-                            c, kind = names[(net, n)]
+                            c, kind = self._canon_of[(net, n)]
                             arr = state.get(f"{tag}/{w}/{c}")
                             if arr is None:
                                 val[k].zero_()

@@ -213,10 +213,11 @@ def start_run(spec: dict, data_path, out: Path, engine_cls, t0: float, checkpoin
 
 
 def attach_run(spec: dict, data_path, out: Path, st, images: np.ndarray, engine, t0: float,
-               checkpoint_dir) -> TrainingRun:
+               checkpoint_dir, loaded: tuple | None = None) -> TrainingRun:
     """One run's initial weights, planner, probes and noise on ``engine`` (which holds the data); the
     checkpoint restored when there is one. A seed group's member runs through here too, with a view
-    of the group engine (runkit.seed_group)."""
+    of the group engine and ``loaded`` = (its Checkpointer, what its ``load()`` returned), read
+    before the engine was built (runkit.seed_group)."""
     out.mkdir(parents=True, exist_ok=True)
     engine.load_state(params.init_params(spec, st.init))
     planner = rdata.ChunkPlanner(spec, len(images), st.batches, st.noise)
@@ -226,8 +227,12 @@ def attach_run(spec: dict, data_path, out: Path, st, images: np.ndarray, engine,
     flow = GradientFlow(spec, st.probe)  # after the probe images: they stay what they were
     curve = set(curve_steps(spec))
     curve_z = rdata.sample_noise(st.curve, spec["prior"], (spec["curve_samples"], spec["z_dim"])) if curve else None
-    ckpt = Checkpointer(spec, data_path, out, engine, checkpoint_dir)
-    resumed = ckpt.load()
+    if loaded is None:
+        ckpt = Checkpointer(spec, data_path, out, engine, checkpoint_dir)
+        resumed = ckpt.load()
+    else:
+        ckpt, resumed = loaded
+        ckpt.engine = engine
     if resumed is None:
         shutil.rmtree(out / "curve", ignore_errors=True)  # stale points of an earlier run must not be scored
     else:

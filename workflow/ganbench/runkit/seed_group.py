@@ -110,13 +110,6 @@ class SeedView:
     fetch = train_chunk
 
 
-def resume_step(spec: dict, data_path, out: Path, checkpoint_dir) -> int:
-    """The step a run would resume from (0: none), read from its checkpoint without an engine."""
-    ck = Checkpointer(spec, data_path, out, None, checkpoint_dir)
-    meta = ck.load()
-    return 0 if meta is None else int(meta["step"])
-
-
 def run_group(specs: list[dict], data_path, outs: list, group_cls, t0: float | None = None,
               checkpoint_dirs: list | None = None) -> int:
     """Train the runs ``specs`` (one arm, different seeds) with the seed-group engine class
@@ -130,26 +123,31 @@ def run_group(specs: list[dict], data_path, outs: list, group_cls, t0: float | N
                              f"{len(specs)} runs)")
     settle_staged([checkpoint_dir(spec, out, folder) if checkpoint_every(spec) > 0 else None
                    for spec, out, folder in zip(specs, outs, dirs)])
+    # each run's checkpoint, read once (no engine yet: restored by attach_run), and the step it resumes from
+    loaded = []
+    for spec, out, folder in zip(specs, outs, dirs):
+        ckpt = Checkpointer(spec, data_path, out, None, folder)
+        loaded.append((ckpt, ckpt.load()))
     by_step: dict[int, list[int]] = {}
-    for i, (spec, out, folder) in enumerate(zip(specs, outs, dirs)):
-        by_step.setdefault(resume_step(spec, data_path, out, folder), []).append(i)
+    for i, (_, resumed) in enumerate(loaded):
+        by_step.setdefault(0 if resumed is None else int(resumed["step"]), []).append(i)
     if len(by_step) > 1:
         print(f"[ganbench] seed group: members resume from steps {sorted(by_step)}; training them as "
               f"{len(by_step)} groups", file=sys.stderr, flush=True)
     images = rdata.load_train_images(data_path, specs[0])
     for members in by_step.values():
         train_group([specs[i] for i in members], data_path, [outs[i] for i in members], group_cls, t0,
-                    [dirs[i] for i in members], images)
+                    [loaded[i] for i in members], images)
     return 0
 
 
-def train_group(specs, data_path, outs, group_cls, t0: float, dirs, images: np.ndarray) -> None:
+def train_group(specs, data_path, outs, group_cls, t0: float, loaded: list, images: np.ndarray) -> None:
     """One engine for runs that start (or resume) at the same step, trained to the end in lockstep."""
     streams = [rstreams.make_streams(s["seed"]) for s in specs]
     engine = group_cls(specs[0], [st.framework_seed() for st in streams])
     engine.set_data(images)
-    runs = [attach_run(spec, data_path, out, st, images, SeedView(engine, k), t0, folder)
-            for k, (spec, out, st, folder) in enumerate(zip(specs, outs, streams, dirs))]
+    runs = [attach_run(spec, data_path, out, st, images, SeedView(engine, k), t0, None, pair)
+            for k, (spec, out, st, pair) in enumerate(zip(specs, outs, streams, loaded))]
     for run in runs:
         run.seed_group = len(runs)
     active, first = [True] * len(runs), runs[0].steps_done
